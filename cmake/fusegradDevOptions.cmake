@@ -1,0 +1,30 @@
+# Build settings for fusegrad's own tests and benchmarks (never installed,
+# never applied to fusegrad::fusegrad itself). Link a target to one of these
+# INTERFACE targets to get its flags:
+#
+#   fusegrad_test_options   -O2 with assertions on in optimized configurations
+#                           (the configuration's -O3/-DNDEBUG are overridden),
+#                           warnings, and with FUSEGRAD_SANITIZE=ON
+#                           -fsanitize=address,undefined for compile and link.
+#   fusegrad_bench_options  -O3 -march=native -DNDEBUG in optimized configurations.
+include_guard(GLOBAL)
+
+set(_fusegrad_optimized_configs "$<CONFIG:Release,RelWithDebInfo,MinSizeRel>")
+
+add_library(fusegrad_test_options INTERFACE)
+target_compile_features(fusegrad_test_options INTERFACE cxx_std_20)
+target_compile_options(fusegrad_test_options INTERFACE
+  "$<${_fusegrad_optimized_configs}:-O2;-UNDEBUG>"
+  -Wall -Wextra)
+if(FUSEGRAD_SANITIZE)
+  set(_fusegrad_sanitize_flags
+      -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_compile_options(fusegrad_test_options INTERFACE ${_fusegrad_sanitize_flags})
+  target_link_options(fusegrad_test_options INTERFACE ${_fusegrad_sanitize_flags})
+  message(STATUS "fusegrad: tests built with ${_fusegrad_sanitize_flags}")
+endif()
+
+add_library(fusegrad_bench_options INTERFACE)
+target_compile_features(fusegrad_bench_options INTERFACE cxx_std_20)
+target_compile_options(fusegrad_bench_options INTERFACE
+  "$<${_fusegrad_optimized_configs}:-O3;-march=native;-DNDEBUG>")
