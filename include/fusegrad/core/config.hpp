@@ -1,0 +1,30 @@
+#pragma once
+// Everything fusegrad needs from Eigen, and the few type names every layer shares.
+#include <unsupported/Eigen/CXX11/Tensor>
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <type_traits>
+
+namespace fusegrad {
+
+using Index = Eigen::Index;
+
+// Dimensions of a rank-R tensor, outermost first (NumPy order).
+template <std::size_t R>
+using Shape = std::array<Index, R>;
+
+// The storage of every fusegrad tensor: row-major, so that flat order, reshape and
+// initializer lists follow NumPy.
+template <class S, int R>
+using EigenTensor = Eigen::Tensor<S, R, Eigen::RowMajor>;
+
+template <class S>
+concept FloatingScalar = std::is_floating_point_v<S>;
+
+// Marks fusegrad's expression nodes; being a base class, it also makes argument-dependent
+// lookup find fusegrad's operators for every node type.
+struct expression_base {};
+
+}  // namespace fusegrad

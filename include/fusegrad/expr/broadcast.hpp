@@ -1,0 +1,87 @@
+#pragma once
+// How an operand of an elementwise node meets the node's broadcast shape: forward,
+// stretched (lazily) over the output; backward, its contribution summed back over the
+// dimensions it was stretched along.
+#include "../core/shape.hpp"
+#include "node.hpp"
+
+namespace fusegrad::expr {
+
+// The operand's value as an Eigen expression of the output shape (a constant stays a
+// plain number).
+template <std::size_t R, class Child>
+auto operand_at(const Child& child, const Shape<R>& out) {
+  if constexpr (is_constant<Child>) {
+    return child.value;
+  } else if constexpr (R == 0) {
+    return child.forward();  // Eigen cannot broadcast to rank 0, and need not
+  } else {
+    const Shape<R> promoted = promote<int(R)>(child.dims());
+    if constexpr (Child::rank == int(R))
+      return child.forward().broadcast(broadcast_factors(promoted, out));
+    else
+      return child.forward().reshape(promoted).broadcast(broadcast_factors(promoted, out));
+  }
+}
+
+// Sums `contribution` (of shape `out`) over the dimensions along which `promoted` was
+// stretched, into a tensor of the child's own shape.
+template <class S, std::size_t Rc, std::size_t R, class E>
+EigenTensor<S, Rc> sum_to_shape(const E& contribution, const Shape<Rc>& child, const Shape<R>& promoted,
+                                const Shape<R>& out) {
+  EigenTensor<S, Rc> result(child);
+  const Index total = element_count(out), kept = element_count(promoted);
+  // The stretched dimensions are all leading or all trailing: a 2-D reduction that
+  // Eigen vectorizes.
+  int first_stretched = int(R), last_stretched = -1;
+  for (int i = 0; i < int(R); ++i)
+    if (promoted[i] != out[i]) first_stretched = std::min(first_stretched, i), last_stretched = i;
+  bool leading = true, trailing = true;
+  for (int i = 0; i < int(R); ++i) {
+    const bool stretched = promoted[i] != out[i];
+    if (stretched == (i > last_stretched)) leading = false;
+    if (stretched == (i < first_stretched)) trailing = false;
+  }
+  if (kept == 0 || total == 0) {
+    result.setZero();
+  } else if (kept == 1) {
+    EigenTensor<S, 0> all = contribution.sum();
+    result.setConstant(all());
+  } else if (leading || trailing) {
+    const Shape<2> matrix = leading ? Shape<2>{total / kept, kept} : Shape<2>{kept, total / kept};
+    const std::array<Index, 1> axis{leading ? 0 : 1};
+    result = contribution.reshape(matrix).sum(axis).reshape(child);
+  } else {
+    // General pattern: split every dimension into (kept, stretched) and sum the second.
+    Shape<2 * R> split;
+    std::array<Index, R> axes;
+    for (std::size_t i = 0; i < R; ++i) {
+      split[2 * i] = promoted[i];
+      split[2 * i + 1] = promoted[i] == out[i] ? 1 : out[i];
+      axes[i] = 2 * i + 1;
+    }
+    result = contribution.reshape(split).sum(axes).reshape(child);
+  }
+  return result;
+}
+
+// Passes an operand its share of the gradient, reduced to its shape if it was stretched.
+template <std::size_t R, class Child, class E>
+void send_to(const Child& child, const E& contribution, const Shape<R>& out) {
+  if constexpr (R == 0) {
+    child.backward(contribution);
+  } else if constexpr (!is_constant<Child>) {
+    if (!child.needs_grad()) return;
+    const Shape<R> promoted = promote<int(R)>(child.dims());
+    if (promoted == out) {
+      if constexpr (Child::rank == int(R))
+        child.backward(contribution);
+      else
+        child.backward(contribution.reshape(child.dims()));
+    } else {
+      child.backward(sum_to_shape<typename Child::Scalar>(contribution, child.dims(), promoted, out));
+    }
+  }
+}
+
+}  // namespace fusegrad::expr

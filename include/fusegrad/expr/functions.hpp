@@ -1,0 +1,202 @@
+#pragma once
+// The functions and operators users build expressions with. Each only assembles a
+// node; nothing is computed until the expression is assigned to a Tensor.
+#include "../ops/binary.hpp"
+#include "../ops/reduction.hpp"
+#include "../ops/unary.hpp"
+#include "map.hpp"
+#include "reduce.hpp"
+#include "zip.hpp"
+
+namespace fusegrad {
+
+namespace expr {
+
+template <class A, class B>
+struct common_scalar {
+  using type = typename node_of<std::conditional_t<Operand<A>, A, B>>::Scalar;
+};
+
+// A number operand becomes a Constant of the tensor operand's scalar type.
+template <class S, class T>
+auto to_node(const T& v) {
+  if constexpr (Number<T>)
+    return Constant<S>(static_cast<S>(v));
+  else
+    return as_node(v);
+}
+
+template <class Rule, class X>
+auto make_map(Rule rule, const X& x) {
+  return Map<Rule, node_of<X>>(std::move(rule), as_node(x));
+}
+
+template <class Rule, class A, class B>
+auto make_zip(Rule rule, const A& a, const B& b) {
+  using S = typename common_scalar<A, B>::type;
+  return Zip<Rule, decltype(to_node<S>(a)), decltype(to_node<S>(b))>(std::move(rule), to_node<S>(a), to_node<S>(b));
+}
+
+template <class Rule, class A, class B>
+auto make_compare(Rule rule, const A& a, const B& b) {
+  using S = typename common_scalar<A, B>::type;
+  return Compare<Rule, decltype(to_node<S>(a)), decltype(to_node<S>(b))>(rule, to_node<S>(a), to_node<S>(b));
+}
+
+template <class Rule, bool Keep, class X, std::size_t K>
+auto make_reduce(Rule rule, const X& x, std::array<Index, K> axes) {
+  return Reduce<Rule, node_of<X>, int(K), Keep>(std::move(rule), as_node(x), axes);
+}
+
+template <int R>
+std::array<Index, R> all_axes() {
+  std::array<Index, R> axes;
+  for (int i = 0; i < R; ++i) axes[i] = i;
+  return axes;
+}
+
+// The reduction overloads shared by sum, mean, max, min, prod and logsumexp.
+template <class Rule, class X>
+auto reduce_all(Rule rule, const X& x) {
+  return make_reduce<Rule, false>(std::move(rule), x, all_axes<node_of<X>::rank>());
+}
+
+}  // namespace expr
+
+template <class A, class B>
+concept ElementwisePair = (Operand<A> || Operand<B>) && (Operand<A> || Number<A>) && (Operand<B> || Number<B>);
+
+// Arithmetic, with NumPy broadcasting and numbers on either side.
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator+(const A& a, const B& b) { return expr::make_zip(ops::Add{}, a, b); }
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator-(const A& a, const B& b) { return expr::make_zip(ops::Subtract{}, a, b); }
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator*(const A& a, const B& b) { return expr::make_zip(ops::Multiply{}, a, b); }
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator/(const A& a, const B& b) { return expr::make_zip(ops::Divide{}, a, b); }
+template <Operand X>
+auto operator-(const X& x) { return expr::make_map(ops::Negate{}, x); }
+
+template <class A, class B> requires ElementwisePair<A, B>
+auto pow(const A& a, const B& b) {
+  if constexpr (Number<B>) {
+    using S = typename expr::node_of<A>::Scalar;
+    return expr::make_map(ops::PowScalar<S>{static_cast<S>(b)}, a);
+  } else {
+    return expr::make_zip(ops::Pow{}, a, b);
+  }
+}
+template <class A, class B> requires ElementwisePair<A, B>
+auto maximum(const A& a, const B& b) {
+  return expr::make_zip(ops::Maximum<typename expr::common_scalar<A, B>::type>{}, a, b);
+}
+template <class A, class B> requires ElementwisePair<A, B>
+auto minimum(const A& a, const B& b) {
+  return expr::make_zip(ops::Minimum<typename expr::common_scalar<A, B>::type>{}, a, b);
+}
+
+// Comparisons give masks for `where`; they carry no gradient.
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator>(const A& a, const B& b) { return expr::make_compare(ops::Greater{}, a, b); }
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator>=(const A& a, const B& b) { return expr::make_compare(ops::GreaterEqual{}, a, b); }
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator<(const A& a, const B& b) { return expr::make_compare(ops::Less{}, a, b); }
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator<=(const A& a, const B& b) { return expr::make_compare(ops::LessEqual{}, a, b); }
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator==(const A& a, const B& b) { return expr::make_compare(ops::Equal{}, a, b); }
+template <class A, class B> requires ElementwisePair<A, B>
+auto operator!=(const A& a, const B& b) { return expr::make_compare(ops::NotEqual{}, a, b); }
+
+template <Operand C, class A, class B> requires ElementwisePair<A, B>
+auto where(const C& condition, const A& a, const B& b) {
+  using S = typename expr::common_scalar<A, B>::type;
+  using Cn = expr::node_of<C>;
+  using An = decltype(expr::to_node<S>(a));
+  using Bn = decltype(expr::to_node<S>(b));
+  return expr::Where<Cn, An, Bn>(expr::as_node(condition), expr::to_node<S>(a), expr::to_node<S>(b));
+}
+
+// Elementwise functions.
+template <Operand X> auto exp(const X& x) { return expr::make_map(ops::Exp{}, x); }
+template <Operand X> auto log(const X& x) { return expr::make_map(ops::Log{}, x); }
+template <Operand X> auto sin(const X& x) { return expr::make_map(ops::Sin{}, x); }
+template <Operand X> auto cos(const X& x) { return expr::make_map(ops::Cos{}, x); }
+template <Operand X> auto tan(const X& x) { return expr::make_map(ops::Tan{}, x); }
+template <Operand X> auto tanh(const X& x) { return expr::make_map(ops::Tanh{}, x); }
+template <Operand X> auto sigmoid(const X& x) { return expr::make_map(ops::Sigmoid{}, x); }
+template <Operand X> auto relu(const X& x) { return expr::make_map(ops::Relu{}, x); }
+template <Operand X> auto sqrt(const X& x) { return expr::make_map(ops::Sqrt{}, x); }
+template <Operand X> auto abs(const X& x) { return expr::make_map(ops::Abs{}, x); }
+template <Operand X> auto square(const X& x) { return expr::make_map(ops::Square{}, x); }
+
+// clamp(x, lo, hi); an infinite bound means no bound on that side.
+template <Operand X, Number L, Number H>
+auto clamp(const X& x, L lo, H hi) {
+  using S = typename expr::node_of<X>::Scalar;
+  return expr::make_map(ops::Clamp<S>{static_cast<S>(lo), static_cast<S>(hi)}, x);
+}
+
+// The seeds' generic primitives with user functions on scalars.
+// map(x, f, df): f(x) elementwise, df its derivative.
+template <Operand X, class F, class DF>
+auto map(const X& x, F f, DF df) {
+  using S = typename expr::node_of<X>::Scalar;
+  return expr::make_map(ops::UserMap<S, F, DF>{std::move(f), std::move(df)}, x);
+}
+// zip(x, y, f, dfdx, dfdy): f(x, y) elementwise with broadcasting, and its partials.
+template <class A, class B, class F, class DX, class DY> requires ElementwisePair<A, B>
+auto zip(const A& a, const B& b, F f, DX dfdx, DY dfdy) {
+  using S = typename expr::common_scalar<A, B>::type;
+  return expr::make_zip(ops::UserZip<S, F, DX, DY>{std::move(f), std::move(dfdx), std::move(dfdy)}, a, b);
+}
+
+// Reductions: over all dimensions (rank 0), over listed ones, or keeping them as size 1.
+template <class Rule, Operand X>
+auto reduction(Rule rule, const X& x) {
+  return expr::reduce_all(std::move(rule), x);
+}
+template <class Rule, Operand X, int K>
+auto reduction(Rule rule, const X& x, expr::Axes<K> axes) {
+  return expr::make_reduce<Rule, false>(std::move(rule), x, axes.values);
+}
+template <class Rule, Operand X, int K>
+auto reduction(Rule rule, const X& x, expr::Axes<K> axes, expr::keep_dims_t) {
+  return expr::make_reduce<Rule, true>(std::move(rule), x, axes.values);
+}
+template <class Rule, Operand X>
+auto reduction(Rule rule, const X& x, expr::keep_dims_t) {
+  return expr::make_reduce<Rule, true>(std::move(rule), x, expr::all_axes<expr::node_of<X>::rank>());
+}
+
+template <Operand X, class... Options> auto sum(const X& x, Options... o) { return reduction(ops::Sum{}, x, o...); }
+template <Operand X, class... Options> auto mean(const X& x, Options... o) { return reduction(ops::Mean{}, x, o...); }
+template <Operand X, class... Options> auto max(const X& x, Options... o) { return reduction(ops::Max{}, x, o...); }
+template <Operand X, class... Options> auto min(const X& x, Options... o) { return reduction(ops::Min{}, x, o...); }
+template <Operand X, class... Options> auto prod(const X& x, Options... o) { return reduction(ops::Prod{}, x, o...); }
+template <Operand X, class... Options>
+auto logsumexp(const X& x, Options... o) { return reduction(ops::LogSumExp{}, x, o...); }
+
+// reduce(x, [axes, [keep_dims,]] initial, combine, partial): a user reduction where
+// combine(accumulated, element) folds and partial(element, result) = d result / d element.
+template <Operand X, class... Arguments>
+auto reduce(const X& x, Arguments... arguments) {
+  using S = typename expr::node_of<X>::Scalar;
+  auto all = std::make_tuple(arguments...);
+  constexpr std::size_t n = sizeof...(Arguments);
+  static_assert(n >= 3, "fusegrad: reduce(x, [axes, [keep_dims,]] initial, combine, partial)");
+  auto rule_from = [](auto initial, auto combine, auto partial) {
+    return ops::UserReduce<S, decltype(combine), decltype(partial)>{static_cast<S>(initial), combine, partial};
+  };
+  auto rule = rule_from(std::get<n - 3>(all), std::get<n - 2>(all), std::get<n - 1>(all));
+  if constexpr (n == 3)
+    return reduction(rule, x);
+  else if constexpr (n == 4)
+    return reduction(rule, x, std::get<0>(all));
+  else
+    return reduction(rule, x, std::get<0>(all), std::get<1>(all));
+}
+
+}  // namespace fusegrad

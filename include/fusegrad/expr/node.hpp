@@ -1,0 +1,112 @@
+#pragma once
+// The leaves of expressions and what every expression node provides.
+//
+// A node is a small value type with
+//   Scalar, rank                  its element type and compile-time rank
+//   dims()                        its run-time dimensions, checked when it was built
+//   prepare()                     evaluates the reductions inside it (they bound fused regions)
+//   forward()                     an Eigen expression of its value, evaluated by assignment
+//   needs_grad()                  whether any gradient flows through it
+//   backward(g)                   given an Eigen expression g of d(out)/d(node), accumulates
+//                                 into the gradients of the variables below it
+//   for_each_leaf(f)              visits the variables below it that gradients reach
+#include <memory>
+
+#include "../core/config.hpp"
+#include "../core/shape.hpp"
+#include "variable.hpp"
+
+namespace fusegrad {
+
+template <class S, int R>
+class Tensor;
+
+namespace expr {
+
+template <class T>
+concept Node = std::derived_from<std::remove_cvref_t<T>, expression_base> && requires(const T& node) {
+  typename T::Scalar;
+  { T::rank } -> std::convertible_to<int>;
+  node.dims();
+};
+
+// A tensor's value inside an expression.
+template <class S, int R>
+struct Leaf : expression_base {
+  using Scalar = S;
+  static constexpr int rank = R;
+  std::shared_ptr<Variable<S, R>> variable;
+  Shape<R> shape;
+
+  explicit Leaf(std::shared_ptr<Variable<S, R>> v) : variable(std::move(v)), shape(variable->dimensions()) {}
+
+  const Shape<R>& dims() const { return shape; }
+  void prepare() const {}
+  const EigenTensor<S, R>& forward() const { return *variable->value; }
+  bool needs_grad() const { return variable->tracks(); }
+  template <class G>
+  void backward(const G& g) const {
+    if (variable->tracks()) variable->accumulate(g);
+  }
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    if (variable->tracks()) f(static_cast<VariableBase&>(*variable));
+  }
+};
+
+// A scalar operand of an arithmetic expression (`x * 2`): it broadcasts like a rank-0
+// tensor but enters Eigen expressions as a plain number.
+template <class S>
+struct Constant : expression_base {
+  using Scalar = S;
+  static constexpr int rank = 0;
+  S value;
+  static constexpr Shape<0> shape{};
+
+  explicit Constant(S v) : value(v) {}
+  const Shape<0>& dims() const { return shape; }
+  void prepare() const {}
+  S forward() const { return value; }
+  bool needs_grad() const { return false; }
+  template <class G>
+  void backward(const G&) const {}
+  template <class F>
+  void for_each_leaf(F&&) const {}
+};
+
+template <class T>
+inline constexpr bool is_constant = false;
+template <class S>
+inline constexpr bool is_constant<Constant<S>> = true;
+
+template <class T>
+inline constexpr bool is_tensor = false;
+template <class S, int R>
+inline constexpr bool is_tensor<Tensor<S, R>> = true;
+
+}  // namespace expr
+
+// What the arithmetic operators and functions accept as a tensor operand.
+template <class T>
+concept Operand = expr::is_tensor<std::remove_cvref_t<T>> || expr::Node<std::remove_cvref_t<T>>;
+
+template <class T>
+concept Number = std::is_arithmetic_v<std::remove_cvref_t<T>>;
+
+}  // namespace fusegrad
+
+namespace fusegrad::expr {
+
+// Tensors enter expressions as leaves; nodes as themselves.
+template <class T>
+auto as_node(const T& operand) {
+  if constexpr (is_tensor<T>)
+    return operand.leaf();
+  else
+    return operand;
+}
+
+template <class T>
+using node_of = decltype(as_node(std::declval<const T&>()));
+
+}  // namespace fusegrad::expr

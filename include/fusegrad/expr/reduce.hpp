@@ -1,0 +1,127 @@
+#pragma once
+// A reduction node. Its value is evaluated once, in prepare(), into a cache that the
+// enclosing expression reads (a reduction bounds a fused region, and Eigen would
+// otherwise recompute a lazy reduction for every element that reads it). Backward, the
+// upstream gradient is stretched back over the reduced dimensions and multiplied by the
+// rule's partial derivative.
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "../ops/markers.hpp"
+#include "node.hpp"
+
+namespace fusegrad::expr {
+
+template <class Rule, class Child, int K, bool Keep>
+struct Reduce : expression_base {
+  using Scalar = typename Child::Scalar;
+  static constexpr int input_rank = Child::rank;
+  static constexpr int reduced_rank = input_rank - K;
+  static constexpr int rank = Keep ? input_rank : reduced_rank;
+  static_assert(K <= input_rank, "fusegrad: a reduction lists more dimensions than its operand has");
+
+  Rule rule;
+  Child child;
+  std::array<Index, K> axes;
+  Shape<input_rank> kept;     // the operand's shape with reduced dimensions set to 1
+  Shape<input_rank> stretch;  // the reduced dimensions' sizes, 1 elsewhere
+  Shape<reduced_rank> reduced;
+  Shape<rank> shape;
+  std::shared_ptr<EigenTensor<Scalar, reduced_rank>> cache = std::make_shared<EigenTensor<Scalar, reduced_rank>>();
+
+  Reduce(Rule r, Child c, std::array<Index, K> ax) : rule(std::move(r)), child(std::move(c)), axes(ax) {
+    std::sort(axes.begin(), axes.end());
+    for (int i = 0; i < K; ++i) {
+      if (axes[i] < 0 || axes[i] >= input_rank || (i > 0 && axes[i] == axes[i - 1]))
+        throw shape_error(std::string("fusegrad: ") + Rule::name + ": dimension list " + format_shape(ax) +
+                          " is not a set of distinct dimensions of an operand of shape " +
+                          format_shape(child.dims()));
+    }
+    const Shape<input_rank>& in = child.dims();
+    kept = in;
+    stretch.fill(1);
+    for (Index a : axes) kept[a] = 1, stretch[a] = in[a];
+    for (int i = 0, j = 0; i < input_rank; ++i)
+      if (!std::binary_search(axes.begin(), axes.end(), Index(i))) reduced[j++] = in[i];
+    if constexpr (Keep)
+      shape = kept;
+    else
+      shape = reduced;
+  }
+
+  // Stretches a tensor of the reduced shape over the operand's shape.
+  struct Broadcaster {
+    const Reduce* self;
+    Index reduced_count;
+    template <class T>
+    auto operator()(const T& t) const {
+      return t.reshape(self->kept).broadcast(self->stretch);
+    }
+  };
+  Broadcaster broadcaster() const { return {this, element_count(stretch)}; }
+
+  const Shape<rank>& dims() const { return shape; }
+  void prepare() const {
+    child.prepare();
+    if constexpr (input_rank == 0)
+      *cache = child.forward();
+    else
+      rule.evaluate(child.forward(), axes, *cache, broadcaster());
+  }
+  decltype(auto) forward() const {
+    if constexpr (Keep)
+      return cache->reshape(shape);
+    else
+      return static_cast<const EigenTensor<Scalar, reduced_rank>&>(*cache);
+  }
+  bool needs_grad() const { return child.needs_grad(); }
+  template <class G>
+  void backward(const G& g) const {
+    if (!child.needs_grad()) return;
+    if constexpr (input_rank == 0) {
+      child.backward(g);
+    } else {
+      // The upstream gradient is small (reduced shape): evaluate it once rather than
+      // let the broadcast recompute it for every element.
+      EigenTensor<Scalar, reduced_rank> upstream;
+      if constexpr (Keep)
+        upstream = g.reshape(reduced);
+      else
+        upstream = g;
+      const Broadcaster broadcast = broadcaster();
+      decltype(auto) x = child.forward();
+      const auto state = rule.backward_state(x, *cache, axes, broadcast);
+      const auto partial = rule.partial(x, *cache, state, broadcast);
+      if constexpr (reduced_rank == 0)
+        child.backward(ops::chain(x.constant(upstream()), partial));
+      else
+        child.backward(ops::chain(broadcast(upstream), partial));
+    }
+  }
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    child.for_each_leaf(f);
+  }
+};
+
+// The dimensions a reduction runs over: fg::dims(0, 2).
+template <int K>
+struct Axes {
+  std::array<Index, K> values;
+};
+
+struct keep_dims_t {};
+
+}  // namespace fusegrad::expr
+
+namespace fusegrad {
+
+template <std::integral... I>
+expr::Axes<sizeof...(I)> dims(I... axes) {
+  return {{static_cast<Index>(axes)...}};
+}
+
+inline constexpr expr::keep_dims_t keep_dims{};
+
+}  // namespace fusegrad

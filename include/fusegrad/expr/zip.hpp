@@ -1,0 +1,142 @@
+#pragma once
+// An elementwise binary node with NumPy broadcasting: out = f(left, right), and each
+// operand receives g times its partial, summed back to its own shape.
+#include <algorithm>
+
+#include "../ops/markers.hpp"
+#include "broadcast.hpp"
+
+namespace fusegrad::expr {
+
+template <class Rule, class Left, class Right>
+struct Zip : expression_base {
+  using Scalar = std::conditional_t<is_constant<Left>, typename Right::Scalar, typename Left::Scalar>;
+  static constexpr int rank = std::max(Left::rank, Right::rank);
+  static_assert(std::is_same_v<typename Left::Scalar, typename Right::Scalar>,
+                "fusegrad: both operands of an elementwise operation must have the same scalar type");
+  Rule rule;
+  Left left;
+  Right right;
+  Shape<rank> shape;
+
+  Zip(Rule r, Left l, Right rt)
+      : rule(std::move(r)), left(std::move(l)), right(std::move(rt)),
+        shape(broadcast_shapes(left.dims(), right.dims(), Rule::name)) {}
+
+  const Shape<rank>& dims() const { return shape; }
+  void prepare() const {
+    left.prepare();
+    right.prepare();
+  }
+  auto forward() const { return rule.value(operand_at(left, shape), operand_at(right, shape)); }
+  bool needs_grad() const { return left.needs_grad() || right.needs_grad(); }
+  template <class G>
+  void backward(const G& g) const {
+    if constexpr (!is_constant<Left>)
+      if (left.needs_grad())
+        send_to(left, ops::chain(g, rule.d_left(operand_at(left, shape), operand_at(right, shape))), shape);
+    if constexpr (!is_constant<Right>)
+      if (right.needs_grad())
+        send_to(right, ops::chain(g, rule.d_right(operand_at(left, shape), operand_at(right, shape))), shape);
+  }
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    left.for_each_leaf(f);
+    right.for_each_leaf(f);
+  }
+};
+
+// A comparison: a boolean mask for `where`, through which no gradient flows.
+template <class Rule, class Left, class Right>
+struct Compare : expression_base {
+  using Scalar = bool;
+  using Value = std::conditional_t<is_constant<Left>, typename Right::Scalar, typename Left::Scalar>;
+  static constexpr int rank = std::max(Left::rank, Right::rank);
+  Rule rule;
+  Left left;
+  Right right;
+  Shape<rank> shape;
+
+  Compare(Rule r, Left l, Right rt)
+      : rule(std::move(r)), left(std::move(l)), right(std::move(rt)),
+        shape(broadcast_shapes(left.dims(), right.dims(), "comparison")) {}
+
+  const Shape<rank>& dims() const { return shape; }
+  void prepare() const {
+    left.prepare();
+    right.prepare();
+  }
+  auto forward() const {
+    auto a = operand_at(left, shape);
+    auto b = operand_at(right, shape);
+    if constexpr (is_constant<Left>)
+      return rule.value(elementwise::lift(a, b), b);
+    else if constexpr (is_constant<Right>)
+      return rule.value(a, elementwise::lift(b, a));
+    else
+      return rule.value(a, b);
+  }
+  bool needs_grad() const { return false; }
+  template <class G>
+  void backward(const G&) const {}
+  template <class F>
+  void for_each_leaf(F&&) const {}
+};
+
+// where(cond, a, b): a where cond holds, else b; cond is a mask or a 0/1 tensor.
+template <class Condition, class A, class B>
+struct Where : expression_base {
+  using Scalar = std::conditional_t<is_constant<A>, typename B::Scalar, typename A::Scalar>;
+  static constexpr int rank = std::max({Condition::rank, A::rank, B::rank});
+  Condition condition;
+  A a;
+  B b;
+  Shape<rank> shape;
+
+  Where(Condition c, A x, B y)
+      : condition(std::move(c)), a(std::move(x)), b(std::move(y)),
+        shape(broadcast_shapes(broadcast_shapes(condition.dims(), a.dims(), "where"), b.dims(), "where")) {}
+
+  const Shape<rank>& dims() const { return shape; }
+  void prepare() const {
+    condition.prepare();
+    a.prepare();
+    b.prepare();
+  }
+  auto mask() const {
+    if constexpr (std::is_same_v<typename Condition::Scalar, bool>)
+      return operand_at(condition, shape);
+    else
+      return operand_at(condition, shape) != typename Condition::Scalar(0);
+  }
+  auto forward() const {
+    auto c = mask();
+    auto x = operand_at(a, shape);
+    auto y = operand_at(b, shape);
+    if constexpr (is_constant<A> && is_constant<B>) {
+      auto like = c.template cast<Scalar>();
+      return c.select(like.constant(x), like.constant(y));
+    } else if constexpr (is_constant<A>) {
+      return c.select(y.constant(x), y);
+    } else if constexpr (is_constant<B>) {
+      return c.select(x, x.constant(y));
+    } else {
+      return c.select(x, y);
+    }
+  }
+  bool needs_grad() const { return a.needs_grad() || b.needs_grad(); }
+  template <class G>
+  void backward(const G& g) const {
+    if constexpr (!is_constant<A>)
+      if (a.needs_grad()) send_to(a, mask().select(g, g.constant(Scalar(0))), shape);
+    if constexpr (!is_constant<B>)
+      if (b.needs_grad()) send_to(b, mask().select(g.constant(Scalar(0)), g), shape);
+  }
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    a.for_each_leaf(f);
+    b.for_each_leaf(f);
+  }
+};
+
+}  // namespace fusegrad::expr

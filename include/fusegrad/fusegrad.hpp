@@ -1,0 +1,8 @@
+#pragma once
+// fusegrad: reverse-mode automatic differentiation of tensor programs on Eigen.
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/shape.hpp"
+#include "expr/functions.hpp"
+#include "tape/graph.hpp"
+#include "tape/tensor.hpp"

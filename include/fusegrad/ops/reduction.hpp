@@ -1,0 +1,141 @@
+#pragma once
+// The catalogue of reductions (the seeds' `reduce`). Each rule holds its forward
+// `evaluate(x, axes, out, broadcast)` next to `partial(x, r, state, broadcast)`, the
+// derivative of a reduced value r with respect to each element x that it reduced.
+// `broadcast(t)` stretches a tensor of the reduced shape back over x's shape, and
+// `broadcast.reduced_count` is how many elements each reduced value covers;
+// `backward_state(x, r, axes, broadcast)` computes, once per backward, any reduced
+// quantity the partial needs (a count of ties, a count of zeros).
+#include <cmath>
+#include <limits>
+
+#include "../core/config.hpp"
+#include "markers.hpp"
+
+namespace fusegrad::ops {
+
+struct NoState {};
+
+struct Sum {
+  static constexpr const char* name = "sum";
+  template <class X, class A, class Out, class B>
+  void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.sum(axes); }
+  template <class X, class R, class A, class B>
+  NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
+  template <class X, class R, class B>
+  One partial(const X&, const R&, NoState, const B&) const { return {}; }
+};
+
+struct Mean {
+  static constexpr const char* name = "mean";
+  template <class X, class A, class Out, class B>
+  void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.mean(axes); }
+  template <class X, class R, class A, class B>
+  auto backward_state(const X&, const R&, const A&, const B& broadcast) const {
+    using S = typename X::Scalar;
+    return S(1) / S(broadcast.reduced_count);
+  }
+  template <class X, class R, class S, class B>
+  auto partial(const X& x, const R&, S scale, const B&) const { return x.constant(scale); }
+};
+
+// The gradient of a max or min goes to the selected element; ties share it equally.
+template <bool Largest>
+struct Extremum {
+  static constexpr const char* name = Largest ? "max" : "min";
+  template <class X, class A, class Out, class B>
+  void evaluate(const X& x, const A& axes, Out& out, const B&) const {
+    if constexpr (Largest)
+      out = x.maximum(axes);
+    else
+      out = x.minimum(axes);
+  }
+  template <class X, class R, class A, class B>
+  auto backward_state(const X& x, const R& r, const A& axes, const B& broadcast) const {
+    using S = typename X::Scalar;
+    EigenTensor<S, R::NumIndices> ties = (x == broadcast(r)).template cast<S>().sum(axes);
+    return ties;
+  }
+  template <class X, class R, class T, class B>
+  auto partial(const X& x, const R& r, const T& ties, const B& broadcast) const {
+    using S = typename X::Scalar;
+    return (x == broadcast(r)).template cast<S>() / broadcast(ties);
+  }
+};
+using Max = Extremum<true>;
+using Min = Extremum<false>;
+
+// d prod / d x_i is the product of the other elements, exact also where x has zeros.
+struct Prod {
+  static constexpr const char* name = "prod";
+  template <class X, class A, class Out, class B>
+  void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.prod(axes); }
+  template <class S, int R>
+  struct ZeroState {
+    EigenTensor<S, R> zeros;            // how many elements of the slice are 0
+    EigenTensor<S, R> nonzero_product;  // product of the others
+  };
+  template <class X, class R, class A, class B>
+  auto backward_state(const X& x, const R&, const A& axes, const B&) const {
+    using S = typename X::Scalar;
+    ZeroState<S, R::NumIndices> state;
+    state.zeros = (x == S(0)).template cast<S>().sum(axes);
+    state.nonzero_product = (x == S(0)).select(x.constant(S(1)), x).prod(axes);
+    return state;
+  }
+  template <class X, class R, class T, class B>
+  auto partial(const X& x, const R& r, const T& state, const B& broadcast) const {
+    using S = typename X::Scalar;
+    auto zeros = broadcast(state.zeros);
+    auto is_zero = x == S(0);
+    // no zero: r / x; one zero: the zero element gets the product of the others; else 0.
+    return (zeros == S(0))
+        .select(broadcast(r) / x,
+                ((zeros == S(1)) && is_zero).select(broadcast(state.nonzero_product), x.constant(S(0))));
+  }
+};
+
+// log(sum(exp(x))) computed as m + log(sum(exp(x - m))), m the maximum, so that
+// inputs of any magnitude give finite values.
+struct LogSumExp {
+  static constexpr const char* name = "logsumexp";
+  template <class X, class A, class Out, class B>
+  void evaluate(const X& x, const A& axes, Out& out, const B& broadcast) const {
+    using S = typename X::Scalar;
+    Out shift = x.maximum(axes);
+    shift = shift.unaryExpr([](S m) { return std::isfinite(m) ? m : S(0); });
+    out = shift + (x - broadcast(shift)).exp().sum(axes).log();
+  }
+  template <class X, class R, class A, class B>
+  NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
+  template <class X, class R, class B>
+  auto partial(const X& x, const R& r, NoState, const B& broadcast) const { return (x - broadcast(r)).exp(); }
+};
+
+// A user's reduction: fg::reduce(x, axes, init, combine, partial) where
+// combine(accumulated, element) folds and partial(element, result) is d result / d element.
+template <class S, class Combine, class Partial>
+struct UserReduce {
+  static constexpr const char* name = "reduce";
+  S initial;
+  Combine combine;
+  Partial partial_function;
+  struct Reducer {
+    S initial;
+    Combine combine;
+    void reduce(const S element, S* accumulated) const { *accumulated = combine(*accumulated, element); }
+    S initialize() const { return initial; }
+    S finalize(const S accumulated) const { return accumulated; }
+  };
+  template <class X, class A, class Out, class B>
+  void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.reduce(axes, Reducer{initial, combine}); }
+  template <class X, class R, class A, class B>
+  NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
+  template <class X, class R, class B>
+  auto partial(const X& x, const R& r, NoState, const B& broadcast) const {
+    auto fn = partial_function;
+    return x.binaryExpr(broadcast(r), [fn](S element, S result) { return fn(element, result); });
+  }
+};
+
+}  // namespace fusegrad::ops

@@ -1,0 +1,120 @@
+#pragma once
+// The catalogue of elementwise unary primitives (the seeds' `map`). Each rule holds
+// its forward `value(x)` next to its derivative `derivative(x)` = f'(x); the reverse
+// rule multiplies the upstream gradient by it and the tangent rule multiplies the
+// tangent by it, since the Jacobian of an elementwise map is diagonal.
+// `x` is an Eigen tensor expression.
+#include "../core/elementwise.hpp"
+#include "markers.hpp"
+
+namespace fusegrad::ops {
+
+template <class X>
+using scalar_of = typename X::Scalar;
+
+struct Negate {
+  static constexpr const char* name = "negate";
+  template <class X> auto value(const X& x) const { return -x; }
+  template <class X> MinusOne derivative(const X&) const { return {}; }
+};
+
+struct Exp {
+  static constexpr const char* name = "exp";
+  template <class X> auto value(const X& x) const { return x.exp(); }
+  template <class X> auto derivative(const X& x) const { return x.exp(); }
+};
+
+struct Log {
+  static constexpr const char* name = "log";
+  template <class X> auto value(const X& x) const { return x.log(); }
+  template <class X> auto derivative(const X& x) const { return x.inverse(); }
+};
+
+struct Sin {
+  static constexpr const char* name = "sin";
+  template <class X> auto value(const X& x) const { return x.unaryExpr(Eigen::internal::scalar_sin_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const { return x.unaryExpr(Eigen::internal::scalar_cos_op<scalar_of<X>>()); }
+};
+
+struct Cos {
+  static constexpr const char* name = "cos";
+  template <class X> auto value(const X& x) const { return x.unaryExpr(Eigen::internal::scalar_cos_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const { return -x.unaryExpr(Eigen::internal::scalar_sin_op<scalar_of<X>>()); }
+};
+
+struct Tan {
+  static constexpr const char* name = "tan";
+  template <class X> auto value(const X& x) const { return x.unaryExpr(Eigen::internal::scalar_tan_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const {
+    return x.unaryExpr(Eigen::internal::scalar_tan_op<scalar_of<X>>()).square() + scalar_of<X>(1);
+  }
+};
+
+struct Tanh {
+  static constexpr const char* name = "tanh";
+  template <class X> auto value(const X& x) const { return x.tanh(); }
+  template <class X> auto derivative(const X& x) const { return scalar_of<X>(1) - x.tanh().square(); }
+};
+
+struct Sigmoid {
+  static constexpr const char* name = "sigmoid";
+  template <class X> auto value(const X& x) const { return x.sigmoid(); }
+  template <class X> auto derivative(const X& x) const { return x.sigmoid() * (scalar_of<X>(1) - x.sigmoid()); }
+};
+
+struct Relu {
+  static constexpr const char* name = "relu";
+  template <class X> auto value(const X& x) const { return x.cwiseMax(scalar_of<X>(0)); }
+  template <class X> auto derivative(const X& x) const { return (x > scalar_of<X>(0)).template cast<scalar_of<X>>(); }
+};
+
+struct Sqrt {
+  static constexpr const char* name = "sqrt";
+  template <class X> auto value(const X& x) const { return x.sqrt(); }
+  template <class X> auto derivative(const X& x) const { return x.rsqrt() * scalar_of<X>(0.5); }
+};
+
+struct Abs {
+  static constexpr const char* name = "abs";
+  template <class X> auto value(const X& x) const { return x.abs(); }
+  template <class X> auto derivative(const X& x) const { return x.sign(); }
+};
+
+struct Square {
+  static constexpr const char* name = "square";
+  template <class X> auto value(const X& x) const { return x.square(); }
+  template <class X> auto derivative(const X& x) const { return x * scalar_of<X>(2); }
+};
+
+template <class S>
+struct PowScalar {
+  static constexpr const char* name = "pow";
+  S exponent;
+  template <class X> auto value(const X& x) const { return x.pow(exponent); }
+  template <class X> auto derivative(const X& x) const { return x.pow(exponent - S(1)) * exponent; }
+};
+
+// Infinite bounds mean no bound; the derivative is 1 inside [lo, hi], 0 outside.
+template <class S>
+struct Clamp {
+  static constexpr const char* name = "clamp";
+  S lo, hi;
+  template <class X> auto value(const X& x) const { return x.cwiseMax(lo).cwiseMin(hi); }
+  template <class X> auto derivative(const X& x) const {
+    return (x >= lo).template cast<S>() * (x <= hi).template cast<S>();
+  }
+};
+
+// A user's function and derivative on scalars: fg::map(x, f, df).
+template <class S, class F, class DF>
+struct UserMap {
+  static constexpr const char* name = "map";
+  F function;
+  DF function_derivative;
+  template <class X> auto value(const X& x) const { return x.unaryExpr(elementwise::scalar_function<S, F>{function}); }
+  template <class X> auto derivative(const X& x) const {
+    return x.unaryExpr(elementwise::scalar_function<S, DF>{function_derivative});
+  }
+};
+
+}  // namespace fusegrad::ops

@@ -1,0 +1,98 @@
+#pragma once
+// The tape: statements recorded as graph nodes, and the reverse pass that runs them in
+// reverse topological order without recursion.
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+#include "../expr/node.hpp"
+
+namespace fusegrad {
+
+namespace detail {
+inline std::uint64_t next_sequence() {
+  static std::atomic<std::uint64_t> counter{0};
+  return ++counter;
+}
+inline bool& grad_mode_flag() {
+  thread_local bool enabled = true;
+  return enabled;
+}
+}  // namespace detail
+
+// Whether statements are recorded on this thread.
+inline bool grad_enabled() { return detail::grad_mode_flag(); }
+
+// Within its scope, assignments record nothing and their results need no gradient.
+class no_grad {
+ public:
+  no_grad() : previous_(detail::grad_mode_flag()) { detail::grad_mode_flag() = false; }
+  ~no_grad() { detail::grad_mode_flag() = previous_; }
+  no_grad(const no_grad&) = delete;
+  no_grad& operator=(const no_grad&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// backward(fg::retain_graph) keeps the graph for another backward.
+struct retain_graph_t {};
+inline constexpr retain_graph_t retain_graph{};
+
+namespace tape {
+
+// One assignment `out = expression`, kept until its backward has run.
+template <class S, int R, class Expression>
+struct Statement final : GraphNode {
+  std::optional<Expression> expression;
+  Variable<S, R>* output;  // owns this node, so it outlives every use below
+
+  Statement(const Expression& e, Variable<S, R>* out) : expression(e), output(out) { sequence = detail::next_sequence(); }
+
+  void run_backward() override {
+    if (!output->has_grad) return;
+    expression->backward(static_cast<const EigenTensor<S, R>&>(output->grad));
+    output->release_grad();  // an intermediate's gradient is dropped once used
+  }
+  void visit_inputs(const std::function<void(VariableBase&)>& visit) const override {
+    if (expression) expression->for_each_leaf(visit);
+  }
+  void release() override {
+    released = true;
+    expression.reset();
+  }
+};
+
+// The reverse pass from `root`, whose gradient has been seeded.
+inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
+  if (!root.producer) return;
+  // Collect the nodes reachable from the root without recursion, refusing a graph
+  // that an earlier backward released before anything is computed.
+  std::vector<std::shared_ptr<GraphNode>> order;
+  std::unordered_set<GraphNode*> seen;
+  std::vector<std::shared_ptr<GraphNode>> stack{root.producer};
+  while (!stack.empty()) {
+    std::shared_ptr<GraphNode> node = std::move(stack.back());
+    stack.pop_back();
+    if (!seen.insert(node.get()).second) continue;
+    if (node->released)
+      throw graph_error(
+          "fusegrad: backward through a graph that an earlier backward already freed; "
+          "call the first backward with fg::retain_graph to run backward twice");
+    node->visit_inputs([&](VariableBase& input) {
+      if (input.producer && !seen.count(input.producer.get())) stack.push_back(input.producer);
+    });
+    order.push_back(std::move(node));
+  }
+  // A node's sequence number exceeds those of the nodes producing its inputs, so
+  // decreasing sequence is a reverse topological order.
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->sequence > b->sequence; });
+  for (const auto& node : order) node->run_backward();
+  if (!keep_graph)
+    for (const auto& node : order) node->release();
+}
+
+}  // namespace tape
+}  // namespace fusegrad

@@ -1,0 +1,278 @@
+#pragma once
+// fusegrad::Tensor: a handle to a value and its gradient, as torch::Tensor is. Copies
+// share both; assigning an expression evaluates it (one fused Eigen evaluation) into a
+// new value, rebinds the handle to it and, when a gradient can flow, records the
+// statement on the tape.
+#include <initializer_list>
+#include <random>
+
+#include "../expr/functions.hpp"
+#include "graph.hpp"
+
+namespace fusegrad {
+
+namespace detail {
+template <class S, int R>
+struct nested_list {
+  using type = std::initializer_list<typename nested_list<S, R - 1>::type>;
+};
+template <class S>
+struct nested_list<S, 1> {
+  using type = std::initializer_list<S>;
+};
+
+template <class S, int R, class List>
+void measure(const List& list, Shape<R>& dims, int depth) {
+  if constexpr (std::is_same_v<List, std::initializer_list<S>>) {
+    dims[depth] = static_cast<Index>(list.size());
+  } else {
+    dims[depth] = static_cast<Index>(list.size());
+    bool first = true;
+    for (const auto& inner : list) {
+      Shape<R> inner_dims = dims;
+      measure<S, R>(inner, inner_dims, depth + 1);
+      if (first) {
+        dims = inner_dims;
+        first = false;
+      } else if (inner_dims != dims) {
+        throw shape_error("fusegrad: Tensor from nested lists: the lists are not rectangular");
+      }
+    }
+  }
+}
+
+template <class S, class List>
+void fill_row_major(const List& list, S*& out) {
+  if constexpr (std::is_same_v<List, std::initializer_list<S>>) {
+    for (S v : list) *out++ = v;
+  } else {
+    for (const auto& inner : list) fill_row_major<S>(inner, out);
+  }
+}
+
+inline std::mt19937_64& random_engine() {
+  thread_local std::mt19937_64 engine{0x5eed};
+  return engine;
+}
+}  // namespace detail
+
+// Seeds the generator behind Tensor::random on this thread.
+inline void manual_seed(std::uint64_t seed) { detail::random_engine().seed(seed); }
+
+template <class S, int R>
+class Tensor {
+  static_assert(std::is_floating_point_v<S>, "fusegrad: a Tensor's scalar type must be float, double or long double");
+  static_assert(R >= 0, "fusegrad: a Tensor's rank cannot be negative");
+
+ public:
+  using Scalar = S;
+  static constexpr int rank = R;
+  using Value = EigenTensor<S, R>;
+
+  // Zeros of the given dimensions (a rank-0 Tensor holds one zero).
+  template <std::integral... I>
+    requires(sizeof...(I) == R)
+  explicit Tensor(I... dimensions) : Tensor(Shape<R>{static_cast<Index>(dimensions)...}) {}
+
+  explicit Tensor(const Shape<R>& dimensions) {
+    check_dimensions(dimensions);
+    Value v(dimensions);
+    v.setZero();
+    bind(std::move(v));
+  }
+
+  // A rank-0 Tensor from a number.
+  Tensor(S value)
+    requires(R == 0)
+  {
+    Value v;
+    v() = value;
+    bind(std::move(v));
+  }
+
+  Tensor(const Value& value) { bind(Value(value)); }
+  Tensor(Value&& value) { bind(std::move(value)); }
+  // A column-major Eigen tensor is converted so that t(i, j) names the same element.
+  Tensor(const Eigen::Tensor<S, R, Eigen::ColMajor>& value) {
+    if constexpr (R <= 1) {
+      bind(Value(value.swap_layout()));
+    } else {
+      std::array<Index, R> reverse;
+      for (int i = 0; i < R; ++i) reverse[i] = R - 1 - i;
+      Value v = value.swap_layout().shuffle(reverse);
+      bind(std::move(v));
+    }
+  }
+
+  // From nested lists, row-major: Tensor<double, 2>{{1, 2}, {3, 4}}.
+  Tensor(typename detail::nested_list<S, (R > 0 ? R : 1)>::type list)
+    requires(R > 0)
+  {
+    Shape<R> dims{};
+    detail::measure<S, R>(list, dims, 0);
+    Value v(dims);
+    S* out = v.data();
+    detail::fill_row_major<S>(list, out);
+    bind(std::move(v));
+  }
+
+  // Evaluates an expression (one fused Eigen evaluation) and records it on the tape.
+  template <expr::Node E>
+  Tensor(const E& expression) {
+    assign(expression);
+  }
+
+  Tensor(const Tensor&) = default;
+  Tensor(Tensor&&) noexcept = default;
+  Tensor& operator=(const Tensor&) = default;
+  Tensor& operator=(Tensor&&) noexcept = default;
+
+  // Rebinds this handle to the expression's value; other handles keep the old one.
+  template <expr::Node E>
+  Tensor& operator=(const E& expression) {
+    assign(expression);
+    return *this;
+  }
+
+  static Tensor zeros(const Shape<R>& dims) { return Tensor(dims); }
+  static Tensor constant(const Shape<R>& dims, S value) {
+    check_dimensions(dims);
+    Value v(dims);
+    v.setConstant(value);
+    return Tensor(std::move(v));
+  }
+  static Tensor ones(const Shape<R>& dims) { return constant(dims, S(1)); }
+  // Uniform in [-1, 1), from the generator seeded by fg::manual_seed.
+  static Tensor random(const Shape<R>& dims) {
+    check_dimensions(dims);
+    Value v(dims);
+    std::uniform_real_distribution<S> uniform(S(-1), S(1));
+    for (Index i = 0; i < v.size(); ++i) v.data()[i] = uniform(detail::random_engine());
+    return Tensor(std::move(v));
+  }
+  template <std::integral... I> requires(sizeof...(I) == R)
+  static Tensor zeros(I... d) { return zeros(Shape<R>{static_cast<Index>(d)...}); }
+  template <std::integral... I> requires(sizeof...(I) == R)
+  static Tensor ones(I... d) { return ones(Shape<R>{static_cast<Index>(d)...}); }
+  template <std::integral... I> requires(sizeof...(I) == R)
+  static Tensor random(I... d) { return random(Shape<R>{static_cast<Index>(d)...}); }
+
+  const Value& value() const { return *variable_->value; }
+  // Writable access to the value, for updates outside differentiation (an optimizer
+  // step). Expressions recorded earlier see the change: update only between steps.
+  Value& mutable_value() { return *variable_->value; }
+  const S* data() const { return variable_->value->data(); }
+  Shape<R> dimensions() const { return variable_->dimensions(); }
+  Index dimension(int i) const { return variable_->value->dimension(i); }
+  Index size() const { return variable_->value->size(); }
+  template <std::integral... I> requires(sizeof...(I) == R)
+  S operator()(I... index) const { return (*variable_->value)(static_cast<Index>(index)...); }
+  // The value of a rank-0 tensor.
+  S item() const requires(R == 0) { return (*variable_->value)(); }
+
+  Tensor& requires_grad(bool on) {
+    if (on && !variable_->is_leaf())
+      throw graph_error("fusegrad: requires_grad can only be set on a leaf tensor (one no statement produced)");
+    variable_->requires_grad = on;
+    return *this;
+  }
+  bool requires_grad() const { return variable_->tracks(); }
+  bool is_leaf() const { return variable_->is_leaf(); }
+  // Keeps this intermediate's gradient after backward (leaves always keep theirs).
+  Tensor& retain_grad() {
+    if (!variable_->tracks())
+      throw graph_error("fusegrad: retain_grad on a tensor that does not require a gradient");
+    variable_->retains_grad = true;
+    return *this;
+  }
+
+  // d(backward root)/d(this), of this tensor's shape.
+  const Value& grad() const {
+    Variable<S, R>& v = *variable_;
+    if (!v.tracks())
+      throw graph_error("fusegrad: grad() of a tensor that does not require a gradient; call requires_grad(true) "
+                        "on it before building the computation");
+    if (!v.has_grad) {
+      if (!v.is_leaf() && !v.retains_grad)
+        throw graph_error("fusegrad: grad() of an intermediate tensor is kept only after retain_grad()");
+      v.grad = Value(v.dimensions());
+      v.grad.setZero();
+      v.has_grad = true;
+    }
+    return v.grad;
+  }
+
+  void zero_grad() {
+    if (variable_->has_grad) variable_->grad.setZero();
+  }
+
+  // Reverse pass seeded with ones (1 for a rank-0 tensor).
+  void backward() { backward_seeded(nullptr, false); }
+  void backward(retain_graph_t) { backward_seeded(nullptr, true); }
+  void backward(const Value& grad_out) { backward_seeded(&grad_out, false); }
+  void backward(const Value& grad_out, retain_graph_t) { backward_seeded(&grad_out, true); }
+  void backward(const Tensor& grad_out) { backward_seeded(&grad_out.value(), false); }
+  void backward(const Tensor& grad_out, retain_graph_t) { backward_seeded(&grad_out.value(), true); }
+
+  // The same value, cut from the graph: no gradient flows through it.
+  Tensor detach() const {
+    Tensor t;
+    t.variable_ = std::make_shared<Variable<S, R>>(variable_->value);
+    return t;
+  }
+
+  // This tensor as an expression leaf.
+  expr::Leaf<S, R> leaf() const { return expr::Leaf<S, R>(variable_); }
+
+ private:
+  Tensor() = default;
+
+  static void check_dimensions(const Shape<R>& dims) {
+    for (Index d : dims)
+      if (d < 0) throw shape_error("fusegrad: Tensor dimensions " + format_shape(dims) + " include a negative size");
+  }
+
+  void bind(Value&& v) { variable_ = std::make_shared<Variable<S, R>>(std::make_shared<Value>(std::move(v))); }
+
+  template <class E>
+  void assign(const E& expression) {
+    static_assert(E::rank == R,
+                  "fusegrad: the expression's rank differs from the Tensor's rank (reduce or reshape it first)");
+    static_assert(std::is_same_v<typename E::Scalar, S>,
+                  "fusegrad: the expression's scalar type differs from the Tensor's (mixing float and double?)");
+    expression.prepare();
+    auto value = std::make_shared<Value>();
+    *value = expression.forward();
+    auto variable = std::make_shared<Variable<S, R>>(std::move(value));
+    if (grad_enabled() && expression.needs_grad())
+      variable->producer = std::make_shared<tape::Statement<S, R, E>>(expression, variable.get());
+    variable_ = std::move(variable);
+  }
+
+  void backward_seeded(const Value* grad_out, bool keep_graph) {
+    Variable<S, R>& v = *variable_;
+    if (!v.tracks())
+      throw graph_error("fusegrad: backward() on a tensor that does not require a gradient (no input of its "
+                        "computation has requires_grad(true))");
+    if (grad_out) {
+      Shape<R> given;
+      for (int i = 0; i < R; ++i) given[i] = grad_out->dimension(i);
+      if (given != v.dimensions()) throw_shape_mismatch("backward(grad_out)", v.dimensions(), given);
+      v.accumulate(*grad_out);
+    } else {
+      v.accumulate(v.value->constant(S(1)));
+    }
+    tape::run_reverse_pass(v, keep_graph);
+  }
+
+  std::shared_ptr<Variable<S, R>> variable_;
+};
+
+// Evaluates an expression into a Tensor (recorded on the tape if it needs a gradient).
+template <Operand E>
+auto eval(const E& expression) {
+  using Node = expr::node_of<E>;
+  return Tensor<typename Node::Scalar, Node::rank>(expr::as_node(expression));
+}
+
+}  // namespace fusegrad
