@@ -9,8 +9,9 @@ namespace fusegrad::expr {
 
 // The operand's value as an Eigen expression of the output shape (a constant stays a
 // plain number).
+// (decltype(auto): a leaf's value is returned by reference, never copied.)
 template <std::size_t R, class Child>
-auto operand_at(const Child& child, const Shape<R>& out) {
+decltype(auto) operand_at(const Child& child, const Shape<R>& out) {
   if constexpr (is_constant<Child>) {
     return child.value;
   } else if constexpr (R == 0) {
@@ -26,9 +27,11 @@ auto operand_at(const Child& child, const Shape<R>& out) {
 
 // Sums `contribution` (of shape `out`) over the dimensions along which `promoted` was
 // stretched, into a tensor of the child's own shape.
-template <class S, std::size_t Rc, std::size_t R, class E>
-EigenTensor<S, Rc> sum_to_shape(const E& contribution, const Shape<Rc>& child, const Shape<R>& promoted,
-                                const Shape<R>& out) {
+// (It takes an evaluated tensor: one instantiation per rank pair, not per expression,
+// keeps builds short; the stretched case pays one pass for it.)
+template <class S, int Rc, int R>
+EigenTensor<S, Rc> sum_to_shape(const EigenTensor<S, R>& contribution, const Shape<Rc>& child,
+                                const Shape<R>& promoted, const Shape<R>& out) {
   EigenTensor<S, Rc> result(child);
   const Index total = element_count(out), kept = element_count(promoted);
   // The stretched dimensions are all leading or all trailing: a 2-D reduction that
@@ -55,7 +58,7 @@ EigenTensor<S, Rc> sum_to_shape(const E& contribution, const Shape<Rc>& child, c
     // General pattern: split every dimension into (kept, stretched) and sum the second.
     Shape<2 * R> split;
     std::array<Index, R> axes;
-    for (std::size_t i = 0; i < R; ++i) {
+    for (int i = 0; i < R; ++i) {
       split[2 * i] = promoted[i];
       split[2 * i + 1] = promoted[i] == out[i] ? 1 : out[i];
       axes[i] = 2 * i + 1;
@@ -79,7 +82,9 @@ void send_to(const Child& child, const E& contribution, const Shape<R>& out) {
       else
         child.backward(contribution.reshape(child.dims()));
     } else {
-      child.backward(sum_to_shape<typename Child::Scalar>(contribution, child.dims(), promoted, out));
+      using S = typename Child::Scalar;
+      const EigenTensor<S, R> evaluated = contribution;
+      child.backward(sum_to_shape<S, Child::rank, int(R)>(evaluated, child.dims(), promoted, out));
     }
   }
 }

@@ -17,6 +17,17 @@ struct common_scalar {
   using type = typename node_of<std::conditional_t<Operand<A>, A, B>>::Scalar;
 };
 
+// The values' type of a condition: a mask remembers the type it compared.
+template <class Condition>
+struct condition_scalar {
+  using type = typename Condition::Scalar;
+};
+template <class Condition>
+  requires std::is_same_v<typename Condition::Scalar, bool>
+struct condition_scalar<Condition> {
+  using type = typename Condition::Value;
+};
+
 // A number operand becomes a Constant of the tensor operand's scalar type.
 template <class S, class T>
 auto to_node(const T& v) {
@@ -110,10 +121,12 @@ auto operator==(const A& a, const B& b) { return expr::make_compare(ops::Equal{}
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator!=(const A& a, const B& b) { return expr::make_compare(ops::NotEqual{}, a, b); }
 
-template <Operand C, class A, class B> requires ElementwisePair<A, B>
+template <Operand C, class A, class B>
+  requires(Operand<A> || Number<A>) && (Operand<B> || Number<B>)
 auto where(const C& condition, const A& a, const B& b) {
-  using S = typename expr::common_scalar<A, B>::type;
   using Cn = expr::node_of<C>;
+  using S = typename std::conditional_t<Operand<A> || Operand<B>, expr::common_scalar<A, B>,
+                                        expr::condition_scalar<Cn>>::type;
   using An = decltype(expr::to_node<S>(a));
   using Bn = decltype(expr::to_node<S>(b));
   return expr::Where<Cn, An, Bn>(expr::as_node(condition), expr::to_node<S>(a), expr::to_node<S>(b));

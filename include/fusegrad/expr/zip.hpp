@@ -67,8 +67,8 @@ struct Compare : expression_base {
     right.prepare();
   }
   auto forward() const {
-    auto a = operand_at(left, shape);
-    auto b = operand_at(right, shape);
+    decltype(auto) a = operand_at(left, shape);
+    decltype(auto) b = operand_at(right, shape);
     if constexpr (is_constant<Left>)
       return rule.value(elementwise::lift(a, b), b);
     else if constexpr (is_constant<Right>)
@@ -103,16 +103,16 @@ struct Where : expression_base {
     a.prepare();
     b.prepare();
   }
-  auto mask() const {
+  decltype(auto) mask() const {
     if constexpr (std::is_same_v<typename Condition::Scalar, bool>)
       return operand_at(condition, shape);
     else
       return operand_at(condition, shape) != typename Condition::Scalar(0);
   }
   auto forward() const {
-    auto c = mask();
-    auto x = operand_at(a, shape);
-    auto y = operand_at(b, shape);
+    decltype(auto) c = mask();
+    decltype(auto) x = operand_at(a, shape);
+    decltype(auto) y = operand_at(b, shape);
     if constexpr (is_constant<A> && is_constant<B>) {
       auto like = c.template cast<Scalar>();
       return c.select(like.constant(x), like.constant(y));
