@@ -216,15 +216,7 @@ TEST_CASE("NaN in grad_out reaches the inputs' gradients at the same element") {
   CHECK(x.grad()(2) == 2);
 }
 
-// BUG: max and min drop a NaN or return it depending on where it sits. The reductions
-// use Eigen's maximum()/minimum() reducers with their default NaN handling
-// (PropagateFast): max({NaN, 2, 3}) and max({1, NaN, 3}) give 3 with gradient
-// {0, 0, 1}, while max({1, 2, NaN}) gives NaN; a vectorized reduction over 2000 ones
-// with one NaN gives 1. Elementwise, maximum(ones, x) gives 1 where x is NaN (with a
-// zero gradient to both operands) while maximum(x, ones) gives NaN; minimum likewise.
-// NumPy and PyTorch return NaN in every case. Eigen 3.4 offers
-// maximum<Eigen::PropagateNaN>(axes) and cwiseMax<Eigen::PropagateNaN>(y).
-TEST_CASE("max and min, as reductions and elementwise, give NaN wherever the NaN is" * doctest::skip()) {
+TEST_CASE("max and min, as reductions and elementwise, give NaN wherever the NaN is") {
   for (int position = 0; position < 3; ++position) {
     CAPTURE(position);
     Vector x{1, 2, 3};

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <vector>
+#include <algorithm>
 
 namespace fusegrad::testing {
 
@@ -26,7 +28,9 @@ struct tolerance<float> {
 
 // Values drawn for inputs: `mixed` avoids a neighbourhood of 0 (so kinks of relu, abs,
 // max are not straddled by a difference step); `positive` stays inside domains like log's.
-enum class domain { mixed, positive, any };
+// `distinct` spreads values at least 2/size apart, so that no step crosses a tie of
+// max or min.
+enum class domain { mixed, positive, any, distinct };
 
 inline std::mt19937_64& engine() {
   static std::mt19937_64 e{42};
@@ -37,7 +41,13 @@ template <class S, int R>
 Tensor<S, R> random_tensor(const Shape<R>& dims, domain d = domain::mixed) {
   EigenTensor<S, R> v(dims);
   std::uniform_real_distribution<double> u(0.0, 1.0);
-  for (Index i = 0; i < v.size(); ++i) {
+  if (d == domain::distinct) {
+    std::vector<Index> order(v.size());
+    for (Index i = 0; i < v.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), engine());
+    for (Index i = 0; i < v.size(); ++i) v.data()[i] = S(-1 + 2 * (order[i] + 0.5) / double(v.size()));
+  }
+  for (Index i = 0; i < v.size() && d != domain::distinct; ++i) {
     const double r = u(engine());
     switch (d) {
       case domain::mixed: {
@@ -82,6 +92,7 @@ auto expect_gradients_match_differences(const std::string& name, F f, Inputs... 
   using Out = decltype(eval(f(inputs...)));
   using S = typename Out::Scalar;
   using Tol = tolerance<S>;
+  (inputs.zero_grad(), ...);
   Out out = eval(f(inputs...));
   const auto weights = random_weights<S, Out::rank>(out.dimensions());
   out.backward(weights);

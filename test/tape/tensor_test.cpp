@@ -226,15 +226,7 @@ TEST_CASE("item() reads a rank-0 tensor, whether built from a number or a reduct
   CHECK(fg::Tensor<double, 0>::zeros().item() == 0);
 }
 
-// BUG: an elementwise operation whose result has rank 0 and whose operands include a
-// tensor (a rank-0 Tensor or a full reduction) reads freed stack memory: operand_at()
-// in expr/broadcast.hpp returns `auto`, so for R == 0 it copies the operand's Eigen
-// tensor into a temporary, and Zip/Where/Compare::forward() return an Eigen expression
-// that refers to that temporary after it is destroyed. Values come out as garbage
-// (2 * 3 gives 0 with g++ 12 -O2; AddressSanitizer reports stack-use-after-scope).
-// Rank >= 1 results are not affected (their operands are broadcast expressions,
-// which Eigen nests by value).
-TEST_CASE("elementwise arithmetic on rank-0 tensors computes their values" * doctest::skip()) {
+TEST_CASE("elementwise arithmetic on rank-0 tensors computes their values") {
   fg::Tensor<double, 0> a = 2.0, b = 3.0;
   fg::Tensor<double, 1> x{1, 2, 3};
   fg::Tensor<double, 0> product = a * b;

@@ -52,24 +52,25 @@ auto log(const X& x) {
     return x.log();
 }
 
+// NaN propagates from either operand (Eigen's default keeps whichever comes first).
 template <class X, class Y>
 auto maximum(const X& x, const Y& y) {
   if constexpr (is_plain_scalar<X>)
-    return y.cwiseMax(static_cast<typename Y::Scalar>(x));
+    return y.template cwiseMax<Eigen::PropagateNaN>(static_cast<typename Y::Scalar>(x));
   else if constexpr (is_plain_scalar<Y>)
-    return x.cwiseMax(static_cast<typename X::Scalar>(y));
+    return x.template cwiseMax<Eigen::PropagateNaN>(static_cast<typename X::Scalar>(y));
   else
-    return x.cwiseMax(y);
+    return x.template cwiseMax<Eigen::PropagateNaN>(y);
 }
 
 template <class X, class Y>
 auto minimum(const X& x, const Y& y) {
   if constexpr (is_plain_scalar<X>)
-    return y.cwiseMin(static_cast<typename Y::Scalar>(x));
+    return y.template cwiseMin<Eigen::PropagateNaN>(static_cast<typename Y::Scalar>(x));
   else if constexpr (is_plain_scalar<Y>)
-    return x.cwiseMin(static_cast<typename X::Scalar>(y));
+    return x.template cwiseMin<Eigen::PropagateNaN>(static_cast<typename X::Scalar>(y));
   else
-    return x.cwiseMin(y);
+    return x.template cwiseMin<Eigen::PropagateNaN>(y);
 }
 
 // 1 where x >= y (x > y when strict), else 0, in the scalar type S.

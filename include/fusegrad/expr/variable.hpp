@@ -65,7 +65,11 @@ struct VariableBase {
 template <class S, int R>
 struct Variable final : VariableBase {
   std::shared_ptr<EigenTensor<S, R>> value;
+  // For a leaf, the accumulated gradient. For an intermediate, the gradient of the
+  // reverse pass under way; what retain_grad() keeps is summed into `retained`.
   EigenTensor<S, R> grad;
+  EigenTensor<S, R> retained;
+  bool has_retained = false;
 
   explicit Variable(std::shared_ptr<EigenTensor<S, R>> v) : value(std::move(v)) {}
 
@@ -87,10 +91,15 @@ struct Variable final : VariableBase {
   }
 
   void release_grad() override {
-    if (!retains_grad && !is_leaf()) {
-      grad = EigenTensor<S, R>();
-      has_grad = false;
+    if (is_leaf() || !has_grad) return;
+    if (retains_grad) {
+      if (has_retained)
+        retained += grad;
+      else
+        retained = grad, has_retained = true;
     }
+    grad = EigenTensor<S, R>();
+    has_grad = false;
   }
 };
 

@@ -45,10 +45,11 @@ struct Extremum {
   static constexpr const char* name = Largest ? "max" : "min";
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B&) const {
+    // NaN propagates, as in NumPy: a slice holding a NaN reduces to NaN.
     if constexpr (Largest)
-      out = x.maximum(axes);
+      out = x.template maximum<A, Eigen::PropagateNaN>(axes);
     else
-      out = x.minimum(axes);
+      out = x.template minimum<A, Eigen::PropagateNaN>(axes);
   }
   template <class X, class R, class A, class B>
   auto backward_state(const X& x, const R& r, const A& axes, const B& broadcast) const {
@@ -102,7 +103,7 @@ struct LogSumExp {
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B& broadcast) const {
     using S = typename X::Scalar;
-    Out shift = x.maximum(axes);
+    Out shift = x.template maximum<A, Eigen::PropagateNaN>(axes);
     shift = shift.unaryExpr([](S m) { return std::isfinite(m) ? m : S(0); });
     out = shift + (x - broadcast(shift)).exp().sum(axes).log();
   }

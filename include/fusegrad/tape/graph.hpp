@@ -54,7 +54,7 @@ struct Statement final : GraphNode {
   void run_backward() override {
     if (!output->has_grad) return;
     expression->backward(static_cast<const EigenTensor<S, R>&>(output->grad));
-    output->release_grad();  // an intermediate's gradient is dropped once used
+    output->release_grad();  // an intermediate's gradient is dropped (or kept) once used
   }
   void visit_inputs(const std::function<void(VariableBase&)>& visit) const override {
     if (expression) expression->for_each_leaf(visit);

@@ -192,9 +192,17 @@ class Tensor {
     if (!v.tracks())
       throw graph_error("fusegrad: grad() of a tensor that does not require a gradient; call requires_grad(true) "
                         "on it before building the computation");
-    if (!v.has_grad) {
-      if (!v.is_leaf() && !v.retains_grad)
+    if (!v.is_leaf()) {
+      if (!v.retains_grad)
         throw graph_error("fusegrad: grad() of an intermediate tensor is kept only after retain_grad()");
+      if (!v.has_retained) {
+        v.retained = Value(v.dimensions());
+        v.retained.setZero();
+        v.has_retained = true;
+      }
+      return v.retained;
+    }
+    if (!v.has_grad) {
       v.grad = Value(v.dimensions());
       v.grad.setZero();
       v.has_grad = true;
@@ -203,7 +211,8 @@ class Tensor {
   }
 
   void zero_grad() {
-    if (variable_->has_grad) variable_->grad.setZero();
+    if (variable_->has_grad && variable_->is_leaf()) variable_->grad.setZero();
+    if (variable_->has_retained) variable_->retained.setZero();
   }
 
   // Reverse pass seeded with ones (1 for a rank-0 tensor).

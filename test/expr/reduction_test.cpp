@@ -1,0 +1,143 @@
+// Every reduction: over all dimensions, over listed ones, keeping dimensions; reverse
+// mode against central differences and against closed forms.
+#include "../support/gradient_check.hpp"
+
+namespace fg = fusegrad;
+using fg::testing::domain;
+using fg::testing::random_tensor;
+
+namespace {
+
+// Runs one reduction through the checker in all its forms on ranks 0 to 4.
+template <class Op>
+void check_reduction(const char* name, Op op, domain d = domain::mixed) {
+  auto for_scalar = [&]<class S>(S) {
+    fg::testing::for_ranks_0_to_4<S>([&](auto rank) {
+      constexpr int R = decltype(rank)::value;
+      auto x = random_tensor<S, R>(fg::testing::sample_shape<R>(), d);
+      fg::testing::expect_gradients_match_differences(name, [&](const auto& a) { return op(a); }, x);
+      fg::testing::expect_gradients_match_differences(name, [&](const auto& a) { return op(a, fg::keep_dims); }, x);
+      if constexpr (R >= 1) {
+        fg::testing::expect_gradients_match_differences(name, [&](const auto& a) { return op(a, fg::dims(R - 1)); }, x);
+        fg::testing::expect_gradients_match_differences(
+            name, [&](const auto& a) { return op(a, fg::dims(0), fg::keep_dims); }, x);
+      }
+      if constexpr (R >= 3)
+        fg::testing::expect_gradients_match_differences(name, [&](const auto& a) { return op(a, fg::dims(2, 0)); }, x);
+    });
+  };
+  SUBCASE("double") { for_scalar(double{}); }
+  SUBCASE("float") { for_scalar(float{}); }
+}
+
+// The gradient of a full reduction, seeded with 1.
+template <class Op>
+fg::EigenTensor<double, 2> full_gradient(Op op, const fg::EigenTensor<double, 2>& value) {
+  fg::Tensor<double, 2> x(value);
+  x.requires_grad(true);
+  fg::Tensor<double, 0> r = op(x);
+  r.backward();
+  return x.grad();
+}
+
+const fg::EigenTensor<double, 2>& sample_matrix() {
+  static const fg::EigenTensor<double, 2> m = [] {
+    fg::EigenTensor<double, 2> v(2, 3);
+    v.setValues({{0.5, -1.5, 2.0}, {1.25, 3.0, -0.75}});
+    return v;
+  }();
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("sum passes the upstream gradient to every reduced element") {
+  check_reduction("sum", [](const auto& x, auto... o) { return fg::sum(x, o...); });
+  const auto g = full_gradient([](const auto& x) { return fg::sum(x); }, sample_matrix());
+  for (fg::Index i = 0; i < g.size(); ++i) CHECK(g.data()[i] == 1.0);
+}
+TEST_CASE("mean passes 1/n of the upstream gradient to every reduced element") {
+  check_reduction("mean", [](const auto& x, auto... o) { return fg::mean(x, o...); });
+  const auto g = full_gradient([](const auto& x) { return fg::mean(x); }, sample_matrix());
+  for (fg::Index i = 0; i < g.size(); ++i) CHECK(g.data()[i] == doctest::Approx(1.0 / 6));
+}
+TEST_CASE("max routes the gradient to the largest element") {
+  check_reduction("max", [](const auto& x, auto... o) { return fg::max(x, o...); }, domain::distinct);
+  const auto g = full_gradient([](const auto& x) { return fg::max(x); }, sample_matrix());
+  for (fg::Index i = 0; i < g.size(); ++i) CHECK(g.data()[i] == (i == 4 ? 1.0 : 0.0));
+}
+TEST_CASE("min routes the gradient to the smallest element") {
+  check_reduction("min", [](const auto& x, auto... o) { return fg::min(x, o...); }, domain::distinct);
+  const auto g = full_gradient([](const auto& x) { return fg::min(x); }, sample_matrix());
+  for (fg::Index i = 0; i < g.size(); ++i) CHECK(g.data()[i] == (i == 1 ? 1.0 : 0.0));
+}
+TEST_CASE("max shares the gradient equally between tied elements") {
+  fg::Tensor<double, 1> x{1.0, 3.0, 3.0, -2.0};
+  x.requires_grad(true);
+  fg::Tensor<double, 0> r = fg::max(x);
+  r.backward();
+  CHECK(x.grad()(0) == 0.0);
+  CHECK(x.grad()(1) == 0.5);
+  CHECK(x.grad()(2) == 0.5);
+  CHECK(x.grad()(3) == 0.0);
+}
+TEST_CASE("prod gives each element the product of the others") {
+  check_reduction("prod", [](const auto& x, auto... o) { return fg::prod(x, o...); });
+  const auto g = full_gradient([](const auto& x) { return fg::prod(x); }, sample_matrix());
+  const double total = 0.5 * -1.5 * 2.0 * 1.25 * 3.0 * -0.75;
+  for (fg::Index i = 0; i < g.size(); ++i) CHECK(g.data()[i] == doctest::Approx(total / sample_matrix().data()[i]));
+}
+TEST_CASE("prod's gradient is exact where elements are zero") {
+  fg::Tensor<double, 2> x{{2.0, 0.0, 3.0}, {0.0, 0.0, 5.0}};
+  x.requires_grad(true);
+  fg::Tensor<double, 1> r = fg::prod(x, fg::dims(1));
+  r.backward();
+  // Row 0 has one zero: it receives the product of the others; the rest get 0.
+  CHECK(x.grad()(0, 0) == 0.0);
+  CHECK(x.grad()(0, 1) == 6.0);
+  CHECK(x.grad()(0, 2) == 0.0);
+  // Row 1 has two zeros: every partial derivative is 0.
+  for (int j = 0; j < 3; ++j) CHECK(x.grad()(1, j) == 0.0);
+}
+TEST_CASE("logsumexp has the softmax as its gradient") {
+  check_reduction("logsumexp", [](const auto& x, auto... o) { return fg::logsumexp(x, o...); });
+  const auto g = full_gradient([](const auto& x) { return fg::logsumexp(x); }, sample_matrix());
+  double z = 0;
+  for (fg::Index i = 0; i < 6; ++i) z += std::exp(sample_matrix().data()[i]);
+  for (fg::Index i = 0; i < g.size(); ++i) CHECK(g.data()[i] == doctest::Approx(std::exp(sample_matrix().data()[i]) / z));
+}
+TEST_CASE("logsumexp stays finite for inputs of magnitude 1000") {
+  fg::Tensor<double, 2> x{{1000.0, 999.0, -1000.0}, {-1000.0, -1001.0, -999.5}};
+  x.requires_grad(true);
+  fg::Tensor<double, 1> r = fg::logsumexp(x, fg::dims(1));
+  CHECK(r(0) == doctest::Approx(1000.0 + std::log(1 + std::exp(-1.0))));
+  CHECK(r(1) == doctest::Approx(-999.5 + std::log(1 + std::exp(-0.5) + std::exp(-1.5))));
+  r.backward();
+  CHECK(x.grad()(0, 0) == doctest::Approx(1 / (1 + std::exp(-1.0))));
+  for (fg::Index i = 0; i < 6; ++i) CHECK(std::isfinite(x.grad().data()[i]));
+}
+TEST_CASE("a user reduction is differentiated by its given partial") {
+  // The sum of squares as a fold, with d result / d element = 2 element.
+  check_reduction("reduce(sum of squares)", [](const auto& x, auto... o) {
+    using S = typename fg::expr::node_of<std::remove_cvref_t<decltype(x)>>::Scalar;
+    return fg::reduce(x, o..., S(0), [](S acc, S e) { return acc + e * e; }, [](S e, S) { return 2 * e; });
+  });
+}
+TEST_CASE("reductions keep the dimensions they are told to keep") {
+  auto x = random_tensor<double, 3>({2, 3, 4});
+  fg::Tensor<double, 3> kept = fg::sum(x, fg::dims(1), fg::keep_dims);
+  CHECK(kept.dimensions() == fg::Shape<3>{2, 1, 4});
+  fg::Tensor<double, 3> all_kept = fg::max(x, fg::keep_dims);
+  CHECK(all_kept.dimensions() == fg::Shape<3>{1, 1, 1});
+  fg::Tensor<double, 1> reduced = fg::mean(x, fg::dims(0, 2));
+  CHECK(reduced.dimensions() == fg::Shape<1>{3});
+}
+TEST_CASE("reductions and elementwise operations compose in one statement") {
+  auto f = [](const auto& a, const auto& b) {
+    return fg::exp(a - fg::logsumexp(a, fg::dims(1), fg::keep_dims)) * b + fg::sum(fg::square(b), fg::dims(0));
+  };
+  fg::testing::expect_gradients_match_differences("softmax-like", f, random_tensor<double, 2>({3, 4}),
+                                                  random_tensor<double, 2>({3, 4}));
+  auto g = [](const auto& a) { return fg::sum(fg::tanh(fg::mean(a, fg::dims(0)) * a)); };
+  fg::testing::expect_gradients_match_differences("nested", g, random_tensor<double, 3>({2, 3, 2}));
+}
