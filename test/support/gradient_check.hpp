@@ -59,6 +59,7 @@ Tensor<S, R> random_tensor(const Shape<R>& dims, domain d = domain::mixed) {
       }
       case domain::positive: v.data()[i] = S(0.3 + 1.7 * r); break;
       case domain::any: v.data()[i] = S(2 * r - 1); break;
+      case domain::distinct: break;
     }
   }
   Tensor<S, R> t(std::move(v));

@@ -18,9 +18,19 @@ struct Map : expression_base {
   void prepare() const { child.prepare(); }
   auto forward() const { return rule.value(child.forward()); }
   bool needs_grad() const { return child.needs_grad(); }
+  int gradient_paths() const { return child.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
-    if (child.needs_grad()) child.backward(ops::chain(g, rule.derivative(child.forward())));
+    if (!child.needs_grad()) return;
+    const auto derivative = rule.derivative(child.forward());
+    if (evaluate_before_passing<decltype(derivative)>(child)) {
+      if constexpr (!ops::is_one<decltype(derivative)> && !ops::is_minus_one<decltype(derivative)>) {
+        const EigenTensor<Scalar, rank> evaluated = g * derivative;
+        child.backward(evaluated);
+        return;
+      }
+    }
+    child.backward(ops::chain(g, derivative));
   }
   template <class F>
   void for_each_leaf(F&& f) const {

@@ -7,6 +7,8 @@
 //   prepare()                     evaluates the reductions inside it (they bound fused regions)
 //   forward()                     an Eigen expression of its value, evaluated by assignment
 //   needs_grad()                  whether any gradient flows through it
+//   gradient_paths()              how many leaves below it receive a gradient (a leaf
+//                                 used twice counts twice)
 //   backward(g)                   given an Eigen expression g of d(out)/d(node), accumulates
 //                                 into the gradients of the variables below it
 //   for_each_leaf(f)              visits the variables below it that gradients reach
@@ -14,6 +16,7 @@
 
 #include "../core/config.hpp"
 #include "../core/shape.hpp"
+#include "../ops/markers.hpp"
 #include "variable.hpp"
 
 namespace fusegrad {
@@ -44,6 +47,7 @@ struct Leaf : expression_base {
   void prepare() const {}
   const EigenTensor<S, R>& forward() const { return *variable->value; }
   bool needs_grad() const { return variable->tracks(); }
+  int gradient_paths() const { return variable->tracks() ? 1 : 0; }
   template <class G>
   void backward(const G& g) const {
     if (variable->tracks()) variable->accumulate(g);
@@ -68,6 +72,7 @@ struct Constant : expression_base {
   void prepare() const {}
   S forward() const { return value; }
   bool needs_grad() const { return false; }
+  int gradient_paths() const { return 0; }
   template <class G>
   void backward(const G&) const {}
   template <class F>
@@ -108,5 +113,14 @@ auto as_node(const T& operand) {
 
 template <class T>
 using node_of = decltype(as_node(std::declval<const T&>()));
+
+// Backward through a node, the gradient reaching a child is g times a local derivative.
+// When several leaves below the child receive it, each would recompute that product
+// (transcendentals included) in its own pass; evaluating it once into a tensor is
+// cheaper. A derivative of 1 or -1 leaves nothing to recompute.
+template <class Derivative, class Child>
+bool evaluate_before_passing(const Child& child) {
+  return !ops::is_one<Derivative> && !ops::is_minus_one<Derivative> && child.gradient_paths() > 1;
+}
 
 }  // namespace fusegrad::expr

@@ -76,6 +76,7 @@ struct Reduce : expression_base {
       return static_cast<const EigenTensor<Scalar, reduced_rank>&>(*cache);
   }
   bool needs_grad() const { return child.needs_grad(); }
+  int gradient_paths() const { return child.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
     if (!child.needs_grad()) return;

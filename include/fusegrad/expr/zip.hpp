@@ -30,14 +30,24 @@ struct Zip : expression_base {
   }
   auto forward() const { return rule.value(operand_at(left, shape), operand_at(right, shape)); }
   bool needs_grad() const { return left.needs_grad() || right.needs_grad(); }
+  int gradient_paths() const { return left.gradient_paths() + right.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
     if constexpr (!is_constant<Left>)
-      if (left.needs_grad())
-        send_to(left, ops::chain(g, rule.d_left(operand_at(left, shape), operand_at(right, shape))), shape);
+      if (left.needs_grad()) pass(left, g, rule.d_left(operand_at(left, shape), operand_at(right, shape)));
     if constexpr (!is_constant<Right>)
-      if (right.needs_grad())
-        send_to(right, ops::chain(g, rule.d_right(operand_at(left, shape), operand_at(right, shape))), shape);
+      if (right.needs_grad()) pass(right, g, rule.d_right(operand_at(left, shape), operand_at(right, shape)));
+  }
+  template <class Child, class G, class D>
+  void pass(const Child& child, const G& g, const D& derivative) const {
+    if constexpr (!ops::is_one<D> && !ops::is_minus_one<D>) {
+      if (evaluate_before_passing<D>(child)) {
+        const EigenTensor<Scalar, rank> evaluated = g * derivative;
+        send_to(child, evaluated, shape);
+        return;
+      }
+    }
+    send_to(child, ops::chain(g, derivative), shape);
   }
   template <class F>
   void for_each_leaf(F&& f) const {
@@ -77,6 +87,7 @@ struct Compare : expression_base {
       return rule.value(a, b);
   }
   bool needs_grad() const { return false; }
+  int gradient_paths() const { return 0; }
   template <class G>
   void backward(const G&) const {}
   template <class F>
@@ -125,6 +136,7 @@ struct Where : expression_base {
     }
   }
   bool needs_grad() const { return a.needs_grad() || b.needs_grad(); }
+  int gradient_paths() const { return a.gradient_paths() + b.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
     if constexpr (!is_constant<A>)

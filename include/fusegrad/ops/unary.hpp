@@ -5,6 +5,7 @@
 // tangent by it, since the Jacobian of an elementwise map is diagonal.
 // `x` is an Eigen tensor expression.
 #include "../core/elementwise.hpp"
+#include "../core/vector_math.hpp"
 #include "markers.hpp"
 
 namespace fusegrad::ops {
@@ -32,28 +33,30 @@ struct Log {
 
 struct Sin {
   static constexpr const char* name = "sin";
-  template <class X> auto value(const X& x) const { return x.unaryExpr(Eigen::internal::scalar_sin_op<scalar_of<X>>()); }
-  template <class X> auto derivative(const X& x) const { return x.unaryExpr(Eigen::internal::scalar_cos_op<scalar_of<X>>()); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::sin_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const { return x.unaryExpr(vector_math::cos_op<scalar_of<X>>()); }
 };
 
 struct Cos {
   static constexpr const char* name = "cos";
-  template <class X> auto value(const X& x) const { return x.unaryExpr(Eigen::internal::scalar_cos_op<scalar_of<X>>()); }
-  template <class X> auto derivative(const X& x) const { return -x.unaryExpr(Eigen::internal::scalar_sin_op<scalar_of<X>>()); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::cos_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const { return -x.unaryExpr(vector_math::sin_op<scalar_of<X>>()); }
 };
 
 struct Tan {
   static constexpr const char* name = "tan";
-  template <class X> auto value(const X& x) const { return x.unaryExpr(Eigen::internal::scalar_tan_op<scalar_of<X>>()); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::tan_op<scalar_of<X>>()); }
   template <class X> auto derivative(const X& x) const {
-    return x.unaryExpr(Eigen::internal::scalar_tan_op<scalar_of<X>>()).square() + scalar_of<X>(1);
+    return x.unaryExpr(vector_math::tan_op<scalar_of<X>>()).square() + scalar_of<X>(1);
   }
 };
 
 struct Tanh {
   static constexpr const char* name = "tanh";
-  template <class X> auto value(const X& x) const { return x.tanh(); }
-  template <class X> auto derivative(const X& x) const { return scalar_of<X>(1) - x.tanh().square(); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::tanh_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const {
+    return scalar_of<X>(1) - x.unaryExpr(vector_math::tanh_op<scalar_of<X>>()).square();
+  }
 };
 
 struct Sigmoid {
