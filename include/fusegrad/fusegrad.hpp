@@ -5,6 +5,7 @@
 #include "core/shape.hpp"
 #include "expr/contract.hpp"
 #include "expr/functions.hpp"
+#include "expr/interop.hpp"
 #include "expr/layout.hpp"
 #include "nn/losses.hpp"
 #include "tape/graph.hpp"

@@ -50,6 +50,12 @@ inline __m512 tanh(__m512 x) { return Sleef_tanhf16_u10(x); }
 inline constexpr bool vectorized = true;
 #else
 inline constexpr bool vectorized = false;
+// Declared only so the functors below compile; without SLEEF no packet path is
+// offered (has_packets is false) and these are never called.
+template <class P> P sin(const P&);
+template <class P> P cos(const P&);
+template <class P> P tan(const P&);
+template <class P> P tanh(const P&);
 #endif
 
 // Eigen functors: operator() for single elements, packetOp for SIMD packets.

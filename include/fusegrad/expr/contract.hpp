@@ -1,3 +1,319 @@
 #pragma once
-// (being written)
+// Contractions (tensordot, matmul, dot, outer): nodes that bound fused regions. Their
+// operands are evaluated once (a leaf's value is used in place), the product runs on
+// Eigen's contraction kernels, and so do both adjoints:
+//   C = A . B over pairs (a_j, b_j)   =>   dA = G . B over B's free dimensions,
+//                                          dB = A . G over A's free dimensions,
+// each followed by a permutation back to the operand's dimension order when the
+// contraction does not produce it directly (for matmul it always does: no transposed
+// copies of A or B are made).
+#include <algorithm>
+#include <memory>
+#include <string>
+
 #include "functions.hpp"
+
+namespace fusegrad::expr {
+
+namespace detail {
+
+template <class Child>
+inline constexpr bool is_leaf = false;
+template <class S, int R>
+inline constexpr bool is_leaf<Leaf<S, R>> = true;
+
+// An operand's value as a tensor: a leaf's own storage, or its expression evaluated.
+template <class Child>
+struct EvaluatedOperand {
+  using S = typename Child::Scalar;
+  static constexpr int rank = Child::rank;
+  Child node;
+  std::shared_ptr<EigenTensor<S, rank>> cache;
+
+  explicit EvaluatedOperand(Child c) : node(std::move(c)) {
+    if constexpr (!is_leaf<Child>) cache = std::make_shared<EigenTensor<S, rank>>();
+  }
+  void prepare() const {
+    node.prepare();
+    if constexpr (!is_leaf<Child>) *cache = node.forward();
+  }
+  const EigenTensor<S, rank>& value() const {
+    if constexpr (is_leaf<Child>)
+      return *node.variable->value;
+    else
+      return *cache;
+  }
+  // Gives the operand its gradient: a leaf evaluates the contraction straight into its
+  // gradient buffer; an expression below gets it evaluated once.
+  template <class E>
+  void backward(const E& contribution) const {
+    if constexpr (is_leaf<Child>) {
+      node.backward(contribution);
+    } else {
+      const EigenTensor<S, rank> evaluated = contribution;
+      node.backward(evaluated);
+    }
+  }
+};
+
+template <std::size_t N>
+bool is_identity(const std::array<Index, N>& permutation) {
+  for (std::size_t i = 0; i < N; ++i)
+    if (permutation[i] != Index(i)) return false;
+  return true;
+}
+
+}  // namespace detail
+
+// A pair of contracted dimensions: (dimension of the left operand, of the right one).
+using DimensionPair = Eigen::IndexPair<Index>;
+
+template <class Left, class Right, int P>
+struct Contract : expression_base {
+  using Scalar = typename Left::Scalar;
+  static constexpr int left_rank = Left::rank, right_rank = Right::rank;
+  static constexpr int rank = left_rank + right_rank - 2 * P;
+  static_assert(std::is_same_v<typename Left::Scalar, typename Right::Scalar>,
+                "fusegrad: both operands of a contraction must have the same scalar type");
+  static_assert(P <= left_rank && P <= right_rank, "fusegrad: more contracted pairs than an operand has dimensions");
+
+  detail::EvaluatedOperand<Left> left;
+  detail::EvaluatedOperand<Right> right;
+  std::array<DimensionPair, P> pairs;
+  Shape<rank> shape;
+  std::shared_ptr<EigenTensor<Scalar, rank>> cache = std::make_shared<EigenTensor<Scalar, rank>>();
+  // Adjoint plans: which dimensions of G and of the other operand are contracted, and
+  // the permutation that puts the result in the operand's own dimension order.
+  std::array<DimensionPair, right_rank - P> left_adjoint_pairs;
+  std::array<Index, left_rank> left_adjoint_order;
+  std::array<DimensionPair, left_rank - P> right_adjoint_pairs;
+  std::array<Index, right_rank> right_adjoint_order;
+
+  Contract(Left l, Right r, std::array<DimensionPair, P> p, const char* operation)
+      : left(std::move(l)), right(std::move(r)), pairs(p) {
+    const auto& a = left.node.dims();
+    const auto& b = right.node.dims();
+    std::array<bool, left_rank> a_contracted{};
+    std::array<bool, right_rank> b_contracted{};
+    for (const auto& pair : pairs) {
+      if (pair.first < 0 || pair.first >= left_rank || pair.second < 0 || pair.second >= right_rank ||
+          a_contracted[pair.first] || b_contracted[pair.second] || a[pair.first] != b[pair.second])
+        throw_shape_mismatch(operation, a, b);
+      a_contracted[pair.first] = b_contracted[pair.second] = true;
+    }
+    int k = 0;
+    std::array<Index, left_rank> position_in_output{};
+    for (int i = 0; i < left_rank; ++i)
+      if (!a_contracted[i]) position_in_output[i] = k, shape[k++] = a[i];
+    const int left_free = k;
+    std::array<Index, right_rank> right_position_in_output{};
+    for (int j = 0; j < right_rank; ++j)
+      if (!b_contracted[j]) right_position_in_output[j] = k, shape[k++] = b[j];
+
+    // dA = G . B, contracting G's right-free dimensions with B's free ones. The result
+    // holds A's free dimensions, then B's contracted ones in B's order.
+    int m = 0;
+    for (int j = 0; j < right_rank; ++j)
+      if (!b_contracted[j]) left_adjoint_pairs[m++] = {right_position_in_output[j], j};
+    for (int i = 0; i < left_rank; ++i) {
+      if (!a_contracted[i]) {
+        left_adjoint_order[position_in_output[i]] = i;
+      } else {
+        const Index partner = partner_of_left(i);
+        int rank_among = 0;
+        for (int j = 0; j < partner; ++j) rank_among += b_contracted[j];
+        left_adjoint_order[left_free + rank_among] = i;
+      }
+    }
+    // dB = A . G, contracting A's free dimensions with G's left-free ones. The result
+    // holds A's contracted dimensions in A's order, then B's free ones.
+    m = 0;
+    for (int i = 0; i < left_rank; ++i)
+      if (!a_contracted[i]) right_adjoint_pairs[m++] = {i, position_in_output[i]};
+    for (int j = 0; j < right_rank; ++j) {
+      if (!b_contracted[j]) {
+        right_adjoint_order[P + right_position_in_output[j] - left_free] = j;
+      } else {
+        const Index partner = partner_of_right(j);
+        int rank_among = 0;
+        for (int i = 0; i < partner; ++i) rank_among += a_contracted[i];
+        right_adjoint_order[rank_among] = j;
+      }
+    }
+    // The orders above map result positions to operand dimensions; Eigen's shuffle
+    // wants, for each operand dimension, the result position it comes from.
+    left_adjoint_order = invert(left_adjoint_order);
+    right_adjoint_order = invert(right_adjoint_order);
+  }
+
+  Index partner_of_left(Index i) const {
+    for (const auto& pair : pairs)
+      if (pair.first == i) return pair.second;
+    return -1;
+  }
+  Index partner_of_right(Index j) const {
+    for (const auto& pair : pairs)
+      if (pair.second == j) return pair.first;
+    return -1;
+  }
+  template <std::size_t N>
+  static std::array<Index, N> invert(const std::array<Index, N>& order) {
+    std::array<Index, N> inverse{};
+    for (std::size_t i = 0; i < N; ++i) inverse[order[i]] = Index(i);
+    return inverse;
+  }
+
+  const Shape<rank>& dims() const { return shape; }
+  void prepare() const {
+    left.prepare();
+    right.prepare();
+    *cache = left.value().contract(right.value(), pairs);
+  }
+  const EigenTensor<Scalar, rank>& forward() const { return *cache; }
+  bool needs_grad() const { return left.node.needs_grad() || right.node.needs_grad(); }
+  int gradient_paths() const { return left.node.gradient_paths() + right.node.gradient_paths(); }
+
+  template <class G>
+  void backward(const G& g) const {
+    // G is read by both adjoint products: evaluate it once unless it already is a tensor.
+    if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
+      backward_from(g);
+    } else {
+      const EigenTensor<Scalar, rank> upstream = g;
+      backward_from(upstream);
+    }
+  }
+  // Eigen cannot contract a rank-0 tensor: for a full contraction (dot) each adjoint
+  // product is the other operand scaled by g.
+  void backward_from(const EigenTensor<Scalar, rank>& g) const {
+    if (left.node.needs_grad()) {
+      if constexpr (rank == 0)
+        give(left, right.value() * g(), left_adjoint_order);
+      else
+        give(left, g.contract(right.value(), left_adjoint_pairs), left_adjoint_order);
+    }
+    if (right.node.needs_grad()) {
+      if constexpr (rank == 0)
+        give(right, left.value() * g(), right_adjoint_order);
+      else
+        give(right, left.value().contract(g, right_adjoint_pairs), right_adjoint_order);
+    }
+  }
+  template <class Operand, class Product, class Order>
+  static void give(const Operand& operand, const Product& product, const Order& order) {
+    if (detail::is_identity(order))
+      operand.backward(product);
+    else
+      operand.backward(product.shuffle(order));
+  }
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    left.node.for_each_leaf(f);
+    right.node.for_each_leaf(f);
+  }
+};
+
+// Batched matrix product (b, m, k) x (b, k, n) -> (b, m, n), equal batch sizes: one
+// Eigen contraction per batch element, forward and backward.
+template <class Left, class Right>
+struct BatchedMatmul : expression_base {
+  using Scalar = typename Left::Scalar;
+  static constexpr int rank = 3;
+  static_assert(Left::rank == 3 && Right::rank == 3, "fusegrad: batched matmul takes two rank-3 operands");
+  detail::EvaluatedOperand<Left> left;
+  detail::EvaluatedOperand<Right> right;
+  Shape<3> shape;
+  std::shared_ptr<EigenTensor<Scalar, 3>> cache = std::make_shared<EigenTensor<Scalar, 3>>();
+
+  BatchedMatmul(Left l, Right r) : left(std::move(l)), right(std::move(r)) {
+    const auto& a = left.node.dims();
+    const auto& b = right.node.dims();
+    if (a[0] != b[0] || a[2] != b[1]) throw_shape_mismatch("matmul (batched)", a, b);
+    shape = {a[0], a[1], b[2]};
+  }
+  const Shape<3>& dims() const { return shape; }
+  void prepare() const {
+    left.prepare();
+    right.prepare();
+    cache->resize(shape);
+    const std::array<DimensionPair, 1> inner{DimensionPair{1, 0}};
+    for (Index i = 0; i < shape[0]; ++i)
+      cache->chip(i, 0) = left.value().chip(i, 0).contract(right.value().chip(i, 0), inner);
+  }
+  const EigenTensor<Scalar, 3>& forward() const { return *cache; }
+  bool needs_grad() const { return left.node.needs_grad() || right.node.needs_grad(); }
+  int gradient_paths() const { return left.node.gradient_paths() + right.node.gradient_paths(); }
+  template <class G>
+  void backward(const G& upstream) const {
+    const EigenTensor<Scalar, 3> g = upstream;
+    if (left.node.needs_grad()) {
+      EigenTensor<Scalar, 3> d(left.node.dims());
+      const std::array<DimensionPair, 1> pairs{DimensionPair{1, 1}};  // G_i B_i^T
+      for (Index i = 0; i < shape[0]; ++i) d.chip(i, 0) = g.chip(i, 0).contract(right.value().chip(i, 0), pairs);
+      left.backward(d);
+    }
+    if (right.node.needs_grad()) {
+      EigenTensor<Scalar, 3> d(right.node.dims());
+      const std::array<DimensionPair, 1> pairs{DimensionPair{0, 0}};  // A_i^T G_i
+      for (Index i = 0; i < shape[0]; ++i) d.chip(i, 0) = left.value().chip(i, 0).contract(g.chip(i, 0), pairs);
+      right.backward(d);
+    }
+  }
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    left.node.for_each_leaf(f);
+    right.node.for_each_leaf(f);
+  }
+};
+
+template <int P, class A, class B>
+auto make_contract(const A& a, const B& b, std::array<DimensionPair, P> pairs, const char* operation) {
+  return Contract<node_of<A>, node_of<B>, P>(as_node(a), as_node(b), pairs, operation);
+}
+
+}  // namespace fusegrad::expr
+
+namespace fusegrad {
+
+// tensordot(a, b, {{1, 0}}): contracts a's dimension 1 with b's dimension 0 (NumPy's
+// tensordot with explicit axes); result dimensions: a's free ones, then b's.
+template <Operand A, Operand B, std::size_t P>
+auto tensordot(const A& a, const B& b, const std::array<std::array<Index, 2>, P>& axes) {
+  std::array<expr::DimensionPair, P> pairs;
+  for (std::size_t i = 0; i < P; ++i) pairs[i] = {axes[i][0], axes[i][1]};
+  return expr::make_contract<int(P)>(a, b, pairs, "tensordot");
+}
+template <Operand A, Operand B, std::size_t P>
+auto tensordot(const A& a, const B& b, const std::array<Index, 2> (&axes)[P]) {
+  std::array<std::array<Index, 2>, P> list;
+  for (std::size_t i = 0; i < P; ++i) list[i] = axes[i];
+  return tensordot(a, b, list);
+}
+
+// Matrix products: 2-D x 2-D, 2-D x 1-D (matrix-vector), 1-D x 2-D, and batched
+// 3-D x 3-D with equal batch sizes.
+template <Operand A, Operand B>
+auto matmul(const A& a, const B& b) {
+  constexpr int ra = expr::node_of<A>::rank, rb = expr::node_of<B>::rank;
+  static_assert(((ra == 1 || ra == 2) && (rb == 1 || rb == 2) && !(ra == 1 && rb == 1)) || (ra == 3 && rb == 3),
+                "fusegrad: matmul takes 2-D x 2-D, 2-D x 1-D, 1-D x 2-D or batched 3-D x 3-D operands "
+                "(use dot for two vectors)");
+  if constexpr (ra == 3)
+    return expr::BatchedMatmul<expr::node_of<A>, expr::node_of<B>>(expr::as_node(a), expr::as_node(b));
+  else
+    return expr::make_contract<1>(a, b, {expr::DimensionPair{ra - 1, 0}}, "matmul");
+}
+
+// Inner product of two vectors (rank 0) and their outer product (rank 2).
+template <Operand A, Operand B>
+auto dot(const A& a, const B& b) {
+  static_assert(expr::node_of<A>::rank == 1 && expr::node_of<B>::rank == 1, "fusegrad: dot takes two vectors");
+  return expr::make_contract<1>(a, b, {expr::DimensionPair{0, 0}}, "dot");
+}
+template <Operand A, Operand B>
+auto outer(const A& a, const B& b) {
+  static_assert(expr::node_of<A>::rank == 1 && expr::node_of<B>::rank == 1, "fusegrad: outer takes two vectors");
+  return expr::make_contract<0>(a, b, {}, "outer");
+}
+
+}  // namespace fusegrad

@@ -1,3 +1,69 @@
 #pragma once
-// (being written)
+// Neural-network primitives, written as compositions of fusegrad's own nodes, so they
+// fuse with the expressions around them and their gradients follow from the nodes':
+//   log_softmax(x, d) = x - logsumexp(x, d)      (stable: logsumexp shifts by the max)
+//   softmax(x, d)     = exp(log_softmax(x, d))
+//   cross_entropy     = -mean over the batch of sum(target * log_softmax(logits, 1))
+#include <string>
+#include <vector>
+
 #include "../expr/functions.hpp"
+#include "../tape/tensor.hpp"
+
+namespace fusegrad {
+
+// How a loss combines the per-example losses of a batch.
+enum class loss_reduction { mean, sum };
+
+template <Operand X>
+auto log_softmax(const X& x, int dim) {
+  return x - logsumexp(x, dims(dim), keep_dims);
+}
+
+template <Operand X>
+auto softmax(const X& x, int dim) {
+  return exp(log_softmax(x, dim));
+}
+
+// Cross-entropy of logits (batch, classes) against target probabilities of that shape.
+template <Operand L, Operand T>
+auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = loss_reduction::mean) {
+  using Node = expr::node_of<L>;
+  static_assert(Node::rank == 2, "fusegrad: cross_entropy takes logits of shape (batch, classes)");
+  const Shape<2> d = expr::as_node(logits).dims();
+  const Shape<2> t = expr::as_node(target).dims();
+  if (d != t) throw_shape_mismatch("cross_entropy", d, t);
+  using S = typename Node::Scalar;
+  const S scale = reduction == loss_reduction::mean && d[0] > 0 ? S(-1) / S(d[0]) : S(-1);
+  return sum(target * log_softmax(logits, 1)) * scale;
+}
+
+// Cross-entropy of logits (batch, classes) against integer class labels, one per row.
+template <Operand L>
+auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reduction reduction = loss_reduction::mean) {
+  using Node = expr::node_of<L>;
+  static_assert(Node::rank == 2, "fusegrad: cross_entropy takes logits of shape (batch, classes)");
+  using S = typename Node::Scalar;
+  const Shape<2> d = expr::as_node(logits).dims();
+  if (Index(labels.size()) != d[0])
+    throw shape_error("fusegrad: cross_entropy: " + std::to_string(labels.size()) + " labels for logits of shape " +
+                      format_shape(d));
+  EigenTensor<S, 2> one_hot(d);
+  one_hot.setZero();
+  for (Index i = 0; i < d[0]; ++i) {
+    if (labels[i] < 0 || labels[i] >= d[1])
+      throw shape_error("fusegrad: cross_entropy: label " + std::to_string(labels[i]) + " of row " +
+                        std::to_string(i) + " is not a class of logits of shape " + format_shape(d));
+    one_hot(i, labels[i]) = S(1);
+  }
+  return cross_entropy(logits, Tensor<S, 2>(std::move(one_hot)), reduction);
+}
+
+// Mean squared error.
+template <class A, class B>
+  requires ElementwisePair<A, B>
+auto mse(const A& prediction, const B& target) {
+  return mean(square(prediction - target));
+}
+
+}  // namespace fusegrad

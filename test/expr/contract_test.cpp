@@ -1,0 +1,100 @@
+// Contractions: matmul (all its forms), tensordot, dot and outer, against central
+// differences and closed forms, with broadcasting around them and reuse inside them.
+#include "../support/gradient_check.hpp"
+
+namespace fg = fusegrad;
+using fg::testing::random_tensor;
+
+TEST_CASE("matmul computes the matrix product") {
+  fg::Tensor<double, 2> a{{1, 2, 3}, {4, 5, 6}};
+  fg::Tensor<double, 2> b{{1, 0}, {0, 1}, {2, -1}};
+  fg::Tensor<double, 2> c = fg::matmul(a, b);
+  CHECK(c.dimensions() == fg::Shape<2>{2, 2});
+  CHECK(c(0, 0) == 7.0);
+  CHECK(c(0, 1) == -1.0);
+  CHECK(c(1, 0) == 16.0);
+  CHECK(c(1, 1) == -1.0);
+}
+
+TEST_CASE("the gradient of sum(A B) is 1 B^T for A and A^T 1 for B") {
+  auto a = random_tensor<double, 2>({3, 5});
+  auto b = random_tensor<double, 2>({5, 4});
+  fg::Tensor<double, 0> loss = fg::sum(fg::matmul(a, b));
+  loss.backward();
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 5; ++k) {
+      double expected = 0;
+      for (int j = 0; j < 4; ++j) expected += b(k, j);
+      CHECK(a.grad()(i, k) == doctest::Approx(expected));
+    }
+  for (int k = 0; k < 5; ++k)
+    for (int j = 0; j < 4; ++j) {
+      double expected = 0;
+      for (int i = 0; i < 3; ++i) expected += a(i, k);
+      CHECK(b.grad()(k, j) == doctest::Approx(expected));
+    }
+}
+
+TEST_CASE("matmul gradients match central differences for matrix, vector and batched forms") {
+  auto f = [](const auto& x, const auto& y) { return fg::matmul(x, y); };
+  fg::testing::expect_gradients_match_differences("matmul 2x2", f, random_tensor<double, 2>({3, 4}),
+                                                  random_tensor<double, 2>({4, 2}));
+  fg::testing::expect_gradients_match_differences("matmul 2x1", f, random_tensor<double, 2>({3, 4}),
+                                                  random_tensor<double, 1>({4}));
+  fg::testing::expect_gradients_match_differences("matmul 1x2", f, random_tensor<double, 1>({3}),
+                                                  random_tensor<double, 2>({3, 5}));
+  fg::testing::expect_gradients_match_differences("matmul batched", f, random_tensor<double, 3>({2, 3, 4}),
+                                                  random_tensor<double, 3>({2, 4, 5}));
+  fg::testing::expect_gradients_match_differences("matmul float", f, random_tensor<float, 2>({3, 4}),
+                                                  random_tensor<float, 2>({4, 2}));
+}
+
+TEST_CASE("tensordot contracts any listed pairs and returns gradients in each operand's order") {
+  fg::testing::expect_gradients_match_differences(
+      "tensordot two pairs", [](const auto& x, const auto& y) { return fg::tensordot(x, y, {{1, 0}, {2, 1}}); },
+      random_tensor<double, 3>({2, 3, 4}), random_tensor<double, 2>({3, 4}));
+  fg::testing::expect_gradients_match_differences(
+      "tensordot crossed", [](const auto& x, const auto& y) { return fg::tensordot(x, y, {{0, 2}, {2, 0}}); },
+      random_tensor<double, 3>({2, 3, 4}), random_tensor<double, 3>({4, 5, 2}));
+  fg::testing::expect_gradients_match_differences(
+      "tensordot right-first", [](const auto& x, const auto& y) { return fg::tensordot(x, y, {{0, 1}}); },
+      random_tensor<double, 2>({3, 2}), random_tensor<double, 3>({2, 3, 4}));
+}
+
+TEST_CASE("dot and outer products have the other operand as gradient") {
+  auto u = random_tensor<double, 1>({4});
+  auto v = random_tensor<double, 1>({4});
+  fg::testing::expect_gradients_match_differences("dot", [](const auto& x, const auto& y) { return fg::dot(x, y); }, u, v);
+  fg::testing::expect_gradients_match_differences("outer", [](const auto& x, const auto& y) { return fg::outer(x, y); },
+                                                  u, random_tensor<double, 1>({3}));
+  u.zero_grad();
+  fg::Tensor<double, 0> d = fg::dot(u, v);
+  d.backward();
+  for (int i = 0; i < 4; ++i) CHECK(u.grad()(i) == doctest::Approx(v(i)));
+}
+
+TEST_CASE("contractions compose with broadcasting and elementwise maps, and an operand may be reused") {
+  fg::testing::expect_gradients_match_differences(
+      "layer", [](const auto& x, const auto& w, const auto& b) { return fg::tanh(fg::matmul(x, w) + b); },
+      random_tensor<double, 2>({4, 3}), random_tensor<double, 2>({3, 5}), random_tensor<double, 1>({5}));
+  fg::testing::expect_gradients_match_differences(
+      "A A", [](const auto& a) { return fg::matmul(a, a) * a; }, random_tensor<double, 2>({3, 3}));
+  fg::testing::expect_gradients_match_differences(
+      "expression operands",
+      [](const auto& a, const auto& b) { return fg::matmul(fg::exp(a) * 0.5, fg::sin(b) + 1.0); },
+      random_tensor<double, 2>({2, 3}), random_tensor<double, 2>({3, 2}));
+}
+
+TEST_CASE("a contraction of mismatched dimensions throws shape_error naming both shapes") {
+  auto a = random_tensor<double, 2>({3, 4});
+  auto b = random_tensor<double, 2>({5, 2});
+  try {
+    fg::Tensor<double, 2> c = fg::matmul(a, b);
+    FAIL("no exception");
+  } catch (const fg::shape_error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("matmul") != std::string::npos);
+    CHECK(what.find("(3, 4)") != std::string::npos);
+    CHECK(what.find("(5, 2)") != std::string::npos);
+  }
+}
