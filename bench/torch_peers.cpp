@@ -1,0 +1,165 @@
+// torch_peers with libtorch (C++ API), one thread. See torch_peers.hpp.
+#include "torch_peers.hpp"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace torch_peers {
+
+namespace {
+
+namespace F = torch::nn::functional;
+
+const torch::TensorOptions kDouble = torch::TensorOptions().dtype(torch::kFloat64);
+
+// A contiguous double tensor owning a copy of `data`.
+torch::Tensor copy_in(const double* data, std::vector<int64_t> shape, bool requires_grad = false) {
+  torch::Tensor t = torch::from_blob(const_cast<double*>(data), shape, kDouble).clone();
+  if (requires_grad) t.set_requires_grad(true);
+  return t;
+}
+
+// The shared objects mapped into this process whose file name mentions blas or lapack:
+// which BLAS libtorch's GEMMs actually run on (Debian's libtorch takes whichever
+// libblas.so.3 the alternatives system, or LD_LIBRARY_PATH, provides).
+std::string mapped_blas() {
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> found;
+  std::string line;
+  while (std::getline(maps, line)) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    const std::string name = path.substr(path.rfind('/') + 1);
+    if (name.find("blas") != std::string::npos || name.find("lapack") != std::string::npos) found.insert(path);
+  }
+  std::string out;
+  bool reference = false;
+  for (const std::string& p : found) {
+    out += (out.empty() ? "" : ", ") + p;
+    // Debian's netlib reference BLAS lives in .../blas/libblas.so.3 (OpenBLAS, BLIS and
+    // ATLAS in directories of their own).
+    if (p.find("/blas/libblas.so") != std::string::npos) reference = true;
+  }
+  if (reference)
+    out += "\nWARNING: that is the unoptimized reference BLAS, so libtorch's matrix products are slow; "
+           "point LD_LIBRARY_PATH (or the CMake cache variable FUSEGRAD_BENCH_TORCH_LIBRARY_PATH) at the "
+           "directory of an optimized libblas.so.3, e.g. OpenBLAS's openblas-serial";
+  return out.empty() ? "none found" : out;
+}
+
+// The per-call steps common to all peers.
+class TorchPeer : public Peer {
+ public:
+  double value() const override { return loss_.item<double>(); }
+
+  void gradient(std::size_t i, double* out) const override {
+    const torch::Tensor g = params_.at(i).grad().contiguous();
+    std::copy(g.data_ptr<double>(), g.data_ptr<double>() + g.numel(), out);
+  }
+
+  double call() override {
+    for (torch::Tensor& p : params_) p.mutable_grad() = torch::Tensor();  // zero_grad(set_to_none)
+    loss_ = loss();
+    loss_.backward();
+    double r = loss_.item<double>();
+    for (const torch::Tensor& p : params_) r += p.grad().data_ptr<double>()[0];
+    return r;
+  }
+
+ protected:
+  virtual torch::Tensor loss() = 0;
+  std::vector<torch::Tensor> params_;  // the differentiated inputs, in gradient order
+
+ private:
+  torch::Tensor loss_;
+};
+
+class MatmulSum final : public TorchPeer {
+ public:
+  MatmulSum(const double* A, const double* B, long n) {
+    A_ = copy_in(A, {n, n}, true);
+    B_ = copy_in(B, {n, n}, true);
+    params_ = {A_, B_};
+  }
+
+ private:
+  torch::Tensor loss() override { return torch::matmul(A_, B_).sum(); }
+  torch::Tensor A_, B_;
+};
+
+class LeastSquares final : public TorchPeer {
+ public:
+  LeastSquares(const double* X, const double* y, const double* w, long m, long p) {
+    X_ = copy_in(X, {m, p});
+    y_ = copy_in(y, {m});
+    w_ = copy_in(w, {p}, true);
+    params_ = {w_};
+  }
+
+ private:
+  torch::Tensor loss() override { return (torch::matmul(X_, w_) - y_).square().sum(); }
+  torch::Tensor X_, y_, w_;
+};
+
+class Mlp final : public TorchPeer {
+ public:
+  Mlp(const double* x, const int* labels, const double* W1, const double* b1, const double* W2, const double* b2,
+      long batch, long in, long hidden, long out) {
+    x_ = copy_in(x, {batch, in});
+    labels_ = torch::empty({batch}, torch::TensorOptions().dtype(torch::kInt64));
+    for (long i = 0; i < batch; ++i) labels_.data_ptr<int64_t>()[i] = labels[i];
+    W1_ = copy_in(W1, {hidden, in}, true);
+    b1_ = copy_in(b1, {hidden}, true);
+    W2_ = copy_in(W2, {out, hidden}, true);
+    b2_ = copy_in(b2, {out}, true);
+    params_ = {W1_, b1_, W2_, b2_};
+  }
+
+ private:
+  // As a libtorch user writes it (linear = addmm with the bias; cross_entropy =
+  // log_softmax + nll_loss, mean over the batch).
+  torch::Tensor loss() override {
+    const torch::Tensor h = torch::tanh(F::linear(x_, W1_, b1_));
+    const torch::Tensor logits = F::linear(h, W2_, b2_);
+    return F::cross_entropy(logits, labels_);
+  }
+  torch::Tensor x_, labels_, W1_, b1_, W2_, b2_;
+};
+
+}  // namespace
+
+bool available() { return true; }
+
+std::string setup() {
+  torch::set_num_threads(1);
+  try {
+    at::set_num_interop_threads(1);  // throws if inter-op work has already started
+  } catch (const std::exception&) {
+  }
+  return "libtorch " + std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
+         " (C++ API), intra-op threads " + std::to_string(at::get_num_threads()) + ", inter-op threads " +
+         std::to_string(at::get_num_interop_threads()) + ", BLAS: " + mapped_blas();
+}
+
+std::unique_ptr<Peer> matmul_sum(const double* A, const double* B, long n) {
+  return std::make_unique<MatmulSum>(A, B, n);
+}
+
+std::unique_ptr<Peer> least_squares(const double* X, const double* y, const double* w, long m, long p) {
+  return std::make_unique<LeastSquares>(X, y, w, m, p);
+}
+
+std::unique_ptr<Peer> mlp(const double* x, const int* labels, const double* W1, const double* b1, const double* W2,
+                          const double* b2, long batch, long in, long hidden, long out) {
+  return std::make_unique<Mlp>(x, labels, W1, b1, W2, b2, batch, in, hidden, out);
+}
+
+}  // namespace torch_peers
