@@ -98,3 +98,22 @@ TEST_CASE("a contraction of mismatched dimensions throws shape_error naming both
     CHECK(what.find("(5, 2)") != std::string::npos);
   }
 }
+
+TEST_CASE("matmul with transposed operands equals the product of the transposes") {
+  auto a = fg::testing::random_tensor<double, 2>({4, 3});
+  auto b = fg::testing::random_tensor<double, 2>({5, 4});
+  fg::Tensor<double, 2> c = fg::matmul(fg::transpose(a), fg::transpose(b));
+  CHECK(c.dimensions() == fg::Shape<2>{3, 5});
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 5; ++j) {
+      double expected = 0;
+      for (int k = 0; k < 4; ++k) expected += a(k, i) * b(j, k);
+      CHECK(c(i, j) == doctest::Approx(expected));
+    }
+  fg::testing::expect_gradients_match_differences(
+      "x W^T", [](const auto& x, const auto& w) { return fg::matmul(x, fg::transpose(w)); },
+      fg::testing::random_tensor<double, 2>({3, 4}), fg::testing::random_tensor<double, 2>({2, 4}));
+  fg::testing::expect_gradients_match_differences(
+      "A^T v", [](const auto& m, const auto& v) { return fg::matmul(fg::transpose(m), v); },
+      fg::testing::random_tensor<double, 2>({3, 4}), fg::testing::random_tensor<double, 1>({3}));
+}

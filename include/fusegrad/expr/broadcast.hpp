@@ -18,10 +18,15 @@ decltype(auto) operand_at(const Child& child, const Shape<R>& out) {
     return child.forward();  // Eigen cannot broadcast to rank 0, and need not
   } else {
     const Shape<R> promoted = promote<int(R)>(child.dims());
+    decltype(auto) value = child.forward();
+    using Value = std::remove_cvref_t<decltype(value)>;
+    // Through TensorBase: an Eigen broadcast expression hides broadcast(factors) behind
+    // its own accessor of the same name.
+    const auto& base = static_cast<const Eigen::TensorBase<Value, Eigen::ReadOnlyAccessors>&>(value);
     if constexpr (Child::rank == int(R))
-      return child.forward().broadcast(broadcast_factors(promoted, out));
+      return base.broadcast(broadcast_factors(promoted, out));
     else
-      return child.forward().reshape(promoted).broadcast(broadcast_factors(promoted, out));
+      return base.reshape(promoted).broadcast(broadcast_factors(promoted, out));
   }
 }
 

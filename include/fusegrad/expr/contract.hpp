@@ -12,6 +12,7 @@
 #include <string>
 
 #include "functions.hpp"
+#include "layout.hpp"
 
 namespace fusegrad::expr {
 
@@ -55,6 +56,12 @@ struct EvaluatedOperand {
     }
   }
 };
+
+// An upstream gradient that is one value everywhere, as a full sum passes down.
+template <class G>
+inline constexpr bool is_uniform = false;
+template <class S, class Shape>
+inline constexpr bool is_uniform<Eigen::TensorCwiseNullaryOp<Eigen::internal::scalar_constant_op<S>, Shape>> = true;
 
 template <std::size_t N>
 bool is_identity(const std::array<Index, N>& permutation) {
@@ -176,7 +183,9 @@ struct Contract : expression_base {
   template <class G>
   void backward(const G& g) const {
     // G is read by both adjoint products: evaluate it once unless it already is a tensor.
-    if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
+    if constexpr (detail::is_uniform<G> && rank > 0) {
+      backward_uniform(g.functor()());
+    } else if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
       backward_from(g);
     } else {
       const EigenTensor<Scalar, rank> upstream = g;
@@ -199,6 +208,37 @@ struct Contract : expression_base {
         give(right, left.value().contract(g, right_adjoint_pairs), right_adjoint_order);
     }
   }
+  // With G = c everywhere (the contraction feeds a full sum), dA = c times B summed
+  // over its free dimensions, stretched over A's: a reduction instead of a product.
+  void backward_uniform(Scalar c) const {
+    if (left.node.needs_grad()) {
+      std::array<Index, right_rank - P> b_free;
+      for (int m = 0; m < right_rank - P; ++m) b_free[m] = left_adjoint_pairs[m].second;
+      const EigenTensor<Scalar, P> summed = right.value().sum(b_free) * c;
+      give(left, stretch_over_free<left_rank>(summed, true), left_adjoint_order);
+    }
+    if (right.node.needs_grad()) {
+      std::array<Index, left_rank - P> a_free;
+      for (int m = 0; m < left_rank - P; ++m) a_free[m] = right_adjoint_pairs[m].first;
+      const EigenTensor<Scalar, P> summed = left.value().sum(a_free) * c;
+      give(right, stretch_over_free<right_rank>(summed, false), right_adjoint_order);
+    }
+  }
+  // `summed` (contracted dimensions) stretched over the output's free dimensions of one
+  // operand: A's free ones first (for dA), or B's free ones last (for dB).
+  template <int R>
+  auto stretch_over_free(const EigenTensor<Scalar, P>& summed, bool free_first) const {
+    Shape<R> kept, factors;
+    kept.fill(1);
+    factors.fill(1);
+    const int free = R - P;
+    const int free_offset = free_first ? 0 : P;
+    const int contracted_offset = free_first ? free : 0;
+    for (int i = 0; i < P; ++i) kept[contracted_offset + i] = summed.dimension(i);
+    for (int i = 0; i < free; ++i) factors[free_offset + i] = shape[free_first ? i : (left_rank - P) + i];
+    return summed.reshape(kept).broadcast(factors);
+  }
+
   template <class Operand, class Product, class Order>
   static void give(const Operand& operand, const Product& product, const Order& order) {
     if (detail::is_identity(order))
@@ -290,6 +330,25 @@ auto tensordot(const A& a, const B& b, const std::array<Index, 2> (&axes)[P]) {
   return tensordot(a, b, list);
 }
 
+namespace expr::detail {
+// A transposed matrix operand is contracted in place, along its other dimension: no
+// transposed copy is made, forward or backward.
+template <class N>
+inline constexpr bool is_matrix_permute = false;
+template <class C>
+inline constexpr bool is_matrix_permute<Permute<C>> = C::rank == 2;
+
+template <class N>
+auto without_transpose(const N& node, Index& contracted_dimension) {
+  if constexpr (is_matrix_permute<N>) {
+    contracted_dimension = node.permutation[contracted_dimension];
+    return node.child;
+  } else {
+    return node;
+  }
+}
+}  // namespace expr::detail
+
 // Matrix products: 2-D x 2-D, 2-D x 1-D (matrix-vector), 1-D x 2-D, and batched
 // 3-D x 3-D with equal batch sizes.
 template <Operand A, Operand B>
@@ -300,8 +359,12 @@ auto matmul(const A& a, const B& b) {
                 "(use dot for two vectors)");
   if constexpr (ra == 3)
     return expr::BatchedMatmul<expr::node_of<A>, expr::node_of<B>>(expr::as_node(a), expr::as_node(b));
-  else
-    return expr::make_contract<1>(a, b, {expr::DimensionPair{ra - 1, 0}}, "matmul");
+  else {
+    Index left_dimension = ra - 1, right_dimension = 0;
+    auto left = expr::detail::without_transpose(expr::as_node(a), left_dimension);
+    auto right = expr::detail::without_transpose(expr::as_node(b), right_dimension);
+    return expr::make_contract<1>(left, right, {expr::DimensionPair{left_dimension, right_dimension}}, "matmul");
+  }
 }
 
 // Inner product of two vectors (rank 0) and their outer product (rank 2).
