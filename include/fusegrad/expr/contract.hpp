@@ -44,6 +44,18 @@ struct EvaluatedOperand {
     else
       return *cache;
   }
+  // Gives the operand a gradient produced by `write(buffer, add)`: into a leaf's
+  // gradient buffer directly, or into a tensor passed on to the expression below.
+  template <class Write>
+  void backward_in_place(Write&& write) const {
+    if constexpr (is_leaf<Child>) {
+      if (node.variable->tracks()) node.variable->accumulate_in_place(write);
+    } else {
+      EigenTensor<S, rank> evaluated(node.dims());
+      write(evaluated, false);
+      node.backward(evaluated);
+    }
+  }
   // Gives the operand its gradient: a leaf evaluates the contraction straight into its
   // gradient buffer; an expression below gets it evaluated once.
   template <class E>
@@ -62,6 +74,41 @@ template <class G>
 inline constexpr bool is_uniform = false;
 template <class S, class Shape>
 inline constexpr bool is_uniform<Eigen::TensorCwiseNullaryOp<Eigen::internal::scalar_constant_op<S>, Shape>> = true;
+
+template <class S>
+using ColumnMajorMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+template <class S>
+using RowMajorMatrixType = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// A rank-1 or rank-2 tensor's storage viewed, in place, as the matrix of a matrix
+// product: `rows_contracted` says whether the product runs along the view's rows
+// (a right operand) or its columns (a left operand). A row-major buffer read as
+// column-major is its transpose, so no view copies. `f` receives the map.
+template <bool RowsContracted, class T, class F>
+void with_matrix_view(T* data, const Index* dims, int rank, Index contracted, F&& f) {
+  using S = std::remove_const_t<T>;
+  using Row = std::conditional_t<std::is_const_v<T>, const RowMajorMatrixType<S>, RowMajorMatrixType<S>>;
+  using Column = std::conditional_t<std::is_const_v<T>, const ColumnMajorMatrix<S>, ColumnMajorMatrix<S>>;
+  if (rank == 1) {
+    if constexpr (RowsContracted) {
+      using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<S, Eigen::Dynamic, 1>,
+                                        Eigen::Matrix<S, Eigen::Dynamic, 1>>;
+      Eigen::Map<Vector> view(data, dims[0]);
+      f(view);
+    } else {
+      using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<S, 1, Eigen::Dynamic>,
+                                        Eigen::Matrix<S, 1, Eigen::Dynamic>>;
+      Eigen::Map<Vector> view(data, 1, dims[0]);
+      f(view);
+    }
+  } else if ((contracted == 0) == RowsContracted) {
+    Eigen::Map<Row> view(data, dims[0], dims[1]);
+    f(view);
+  } else {
+    Eigen::Map<Column> view(data, dims[1], dims[0]);
+    f(view);
+  }
+}
 
 template <std::size_t N>
 bool is_identity(const std::array<Index, N>& permutation) {
@@ -170,11 +217,38 @@ struct Contract : expression_base {
     return inverse;
   }
 
+  // Products of matrices and vectors run on Eigen's matrix kernels (GEMM and GEMV),
+  // which beat its general tensor contraction, most of all for matrix-vector products.
+  static constexpr bool is_matrix_product = P == 1 && left_rank <= 2 && right_rank <= 2 && rank >= 1;
+
+  template <bool RowsContracted, class T, class F>
+  static void view(T& tensor, Index contracted, F&& f) {
+    detail::with_matrix_view<RowsContracted>(tensor.data(), tensor.dimensions().data(), int(T::NumIndices),
+                                             contracted, f);
+  }
+  // The output (or its gradient) as a row-major matrix: rows from the left operand.
+  template <class T>
+  static auto output_view(T* data, const Shape<rank>& s) {
+    using Matrix = std::conditional_t<std::is_const_v<T>, const detail::RowMajorMatrixType<Scalar>,
+                                      detail::RowMajorMatrixType<Scalar>>;
+    const Index rows = left_rank == 2 ? s[0] : 1;
+    const Index cols = right_rank == 2 ? s[rank - 1] : 1;
+    return Eigen::Map<Matrix>(data, rows, cols);
+  }
+
   const Shape<rank>& dims() const { return shape; }
   void prepare() const {
     left.prepare();
     right.prepare();
-    *cache = left.value().contract(right.value(), pairs);
+    if constexpr (is_matrix_product) {
+      cache->resize(shape);
+      auto out = output_view(cache->data(), shape);
+      view<false>(left.value(), pairs[0].first, [&](const auto& a) {
+        view<true>(right.value(), pairs[0].second, [&](const auto& b) { out.noalias() = a * b; });
+      });
+    } else {
+      *cache = left.value().contract(right.value(), pairs);
+    }
   }
   const EigenTensor<Scalar, rank>& forward() const { return *cache; }
   bool needs_grad() const { return left.node.needs_grad() || right.node.needs_grad(); }
@@ -185,6 +259,13 @@ struct Contract : expression_base {
     // G is read by both adjoint products: evaluate it once unless it already is a tensor.
     if constexpr (detail::is_uniform<G> && rank > 0) {
       backward_uniform(g.functor()());
+    } else if constexpr (is_matrix_product) {
+      if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
+        backward_matrix(g);
+      } else {
+        const EigenTensor<Scalar, rank> upstream = g;
+        backward_matrix(upstream);
+      }
     } else if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
       backward_from(g);
     } else {
@@ -208,6 +289,36 @@ struct Contract : expression_base {
         give(right, left.value().contract(g, right_adjoint_pairs), right_adjoint_order);
     }
   }
+  // C = A B as matrices: dA = G B^T and dB = A^T G, each written in place through a
+  // view of the gradient buffer (transposed views where the operand is).
+  void backward_matrix(const EigenTensor<Scalar, rank>& upstream) const {
+    const auto g = output_view(upstream.data(), shape);
+    if (left.node.needs_grad()) {
+      left.backward_in_place([&](auto& gradient, bool add) {
+        view<false>(gradient, pairs[0].first, [&](auto& d) {
+          view<true>(right.value(), pairs[0].second, [&](const auto& b) {
+            if (add)
+              d.noalias() += g * b.transpose();
+            else
+              d.noalias() = g * b.transpose();
+          });
+        });
+      });
+    }
+    if (right.node.needs_grad()) {
+      right.backward_in_place([&](auto& gradient, bool add) {
+        view<true>(gradient, pairs[0].second, [&](auto& d) {
+          view<false>(left.value(), pairs[0].first, [&](const auto& a) {
+            if (add)
+              d.noalias() += a.transpose() * g;
+            else
+              d.noalias() = a.transpose() * g;
+          });
+        });
+      });
+    }
+  }
+
   // With G = c everywhere (the contraction feeds a full sum), dA = c times B summed
   // over its free dimensions, stretched over A's: a reduction instead of a product.
   void backward_uniform(Scalar c) const {

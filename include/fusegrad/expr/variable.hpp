@@ -90,6 +90,19 @@ struct Variable final : VariableBase {
     }
   }
 
+  // Lets `write(buffer, add)` produce the contribution in place (a matrix product
+  // writing straight into the gradient): add is false for the first contribution.
+  template <class Write>
+  void accumulate_in_place(Write&& write) {
+    if (has_grad) {
+      write(grad, true);
+    } else {
+      grad.resize(dimensions());
+      write(grad, false);
+      has_grad = true;
+    }
+  }
+
   void release_grad() override {
     if (is_leaf() || !has_grad) return;
     if (retains_grad) {
