@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/shape.hpp"
 #include "expr/contract.hpp"
+#include "expr/convolution.hpp"
 #include "expr/functions.hpp"
 #include "expr/interop.hpp"
 #include "expr/layout.hpp"
