@@ -32,6 +32,19 @@ struct Map : expression_base {
     }
     child.backward(ops::chain(g, derivative));
   }
+  // The backward when this map's value y is stored (it ends a statement) and the rule
+  // can take f' from y.
+  template <class G, class Y>
+    requires requires(const Rule& r, const Y& y) { r.derivative_from_value(y); }
+  void backward_from_value(const G& g, const Y& y) const {
+    if (!child.needs_grad()) return;
+    if (child.gradient_paths() > 1) {
+      const EigenTensor<Scalar, rank> evaluated = g * rule.derivative_from_value(y);
+      child.backward(evaluated);
+    } else {
+      child.backward(g * rule.derivative_from_value(y));
+    }
+  }
   template <class F>
   void for_each_leaf(F&& f) const {
     child.for_each_leaf(f);

@@ -3,7 +3,10 @@
 // its forward `value(x)` next to its derivative `derivative(x)` = f'(x); the reverse
 // rule multiplies the upstream gradient by it and the tangent rule multiplies the
 // tangent by it, since the Jacobian of an elementwise map is diagonal.
-// `x` is an Eigen tensor expression.
+// `x` is an Eigen tensor expression. Where f' is cheaper to get from the value y = f(x)
+// than from x (tanh' = 1 - y^2), `derivative_from_value(y)` says so: when the map is
+// the last operation of a statement, its stored result is y and the backward reuses it
+// instead of recomputing f.
 #include "../core/elementwise.hpp"
 #include "../core/vector_math.hpp"
 #include "markers.hpp"
@@ -23,6 +26,7 @@ struct Exp {
   static constexpr const char* name = "exp";
   template <class X> auto value(const X& x) const { return x.exp(); }
   template <class X> auto derivative(const X& x) const { return x.exp(); }
+  template <class Y> const Y& derivative_from_value(const Y& y) const { return y; }
 };
 
 struct Log {
@@ -57,12 +61,14 @@ struct Tanh {
   template <class X> auto derivative(const X& x) const {
     return scalar_of<X>(1) - x.unaryExpr(vector_math::tanh_op<scalar_of<X>>()).square();
   }
+  template <class Y> auto derivative_from_value(const Y& y) const { return scalar_of<Y>(1) - y.square(); }
 };
 
 struct Sigmoid {
   static constexpr const char* name = "sigmoid";
   template <class X> auto value(const X& x) const { return x.sigmoid(); }
   template <class X> auto derivative(const X& x) const { return x.sigmoid() * (scalar_of<X>(1) - x.sigmoid()); }
+  template <class Y> auto derivative_from_value(const Y& y) const { return y * (scalar_of<Y>(1) - y); }
 };
 
 struct Relu {
@@ -75,6 +81,7 @@ struct Sqrt {
   static constexpr const char* name = "sqrt";
   template <class X> auto value(const X& x) const { return x.sqrt(); }
   template <class X> auto derivative(const X& x) const { return x.rsqrt() * scalar_of<X>(0.5); }
+  template <class Y> auto derivative_from_value(const Y& y) const { return y.inverse() * scalar_of<Y>(0.5); }
 };
 
 struct Abs {

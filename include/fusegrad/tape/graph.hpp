@@ -53,7 +53,11 @@ struct Statement final : GraphNode {
 
   void run_backward() override {
     if (!output->has_grad) return;
-    expression->backward(static_cast<const EigenTensor<S, R>&>(output->grad));
+    const EigenTensor<S, R>& g = output->grad;
+    if constexpr (requires { expression->backward_from_value(g, *output->value); })
+      expression->backward_from_value(g, *output->value);  // reuses the stored result
+    else
+      expression->backward(g);
     output->release_grad();  // an intermediate's gradient is dropped (or kept) once used
   }
   void visit_inputs(const std::function<void(VariableBase&)>& visit) const override {

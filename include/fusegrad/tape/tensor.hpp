@@ -159,7 +159,8 @@ class Tensor {
 
   const Value& value() const { return *variable_->value; }
   // Writable access to the value, for updates outside differentiation (an optimizer
-  // step). Expressions recorded earlier see the change: update only between steps.
+  // step). Expressions recorded earlier see the change, and the backward of a statement
+  // may read its stored result: update leaves only, between steps.
   Value& mutable_value() { return *variable_->value; }
   const S* data() const { return variable_->value->data(); }
   Shape<R> dimensions() const { return variable_->dimensions(); }
@@ -203,15 +204,17 @@ class Tensor {
       return v.retained;
     }
     if (!v.has_grad) {
-      v.grad = Value(v.dimensions());
+      v.grad.resize(v.dimensions());
       v.grad.setZero();
       v.has_grad = true;
     }
     return v.grad;
   }
 
+  // The buffer is kept, but not filled: the next backward writes its first
+  // contribution over it instead of adding to zeros.
   void zero_grad() {
-    if (variable_->has_grad && variable_->is_leaf()) variable_->grad.setZero();
+    if (variable_->is_leaf()) variable_->has_grad = false;
     if (variable_->has_retained) variable_->retained.setZero();
   }
 
