@@ -20,9 +20,6 @@ using Shape = std::array<Index, R>;
 template <class S, int R>
 using EigenTensor = Eigen::Tensor<S, R, Eigen::RowMajor>;
 
-template <class S>
-concept FloatingScalar = std::is_floating_point_v<S>;
-
 // Marks fusegrad's expression nodes; being a base class, it also makes argument-dependent
 // lookup find fusegrad's operators for every node type.
 struct expression_base {};

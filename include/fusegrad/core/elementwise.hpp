@@ -6,11 +6,13 @@
 #include <cmath>
 
 #include "config.hpp"
+#include "dual.hpp"
 
 namespace fusegrad::elementwise {
 
+// A number (a constant operand), as opposed to an Eigen expression.
 template <class T>
-inline constexpr bool is_plain_scalar = std::is_arithmetic_v<std::remove_cvref_t<T>>;
+inline constexpr bool is_plain_scalar = std::is_arithmetic_v<std::remove_cvref_t<T>> || is_dual<std::remove_cvref_t<T>>;
 
 // Scalar functors with the interface Eigen's unaryExpr/binaryExpr expect.
 template <class S, class F>
@@ -19,21 +21,63 @@ struct scalar_function {
   S operator()(S x) const { return function(x); }
 };
 
+// A user's scalar function f with derivative df, applied to a dual number: f itself
+// when it accepts one (a generic lambda), else f on the value and df for the tangent.
+template <class S, class F, class DF>
+struct user_value {
+  F function;
+  DF derivative;
+  S operator()(S x) const {
+    if constexpr (std::is_invocable_v<const F&, S>) {
+      return function(x);
+    } else {
+      using Real = typename real_of<S>::type;
+      return S(Real(function(x.value)), Real(derivative(x.value)) * x.tangent);
+    }
+  }
+};
+// df applied to a dual number: when df takes only plain numbers, f'' is unknown and the
+// tangent is NaN, so that a Hessian through it is visibly undefined, never silently wrong.
+template <class S, class DF>
+struct user_derivative {
+  DF derivative;
+  S operator()(S x) const {
+    if constexpr (std::is_invocable_v<const DF&, S>) {
+      return derivative(x);
+    } else {
+      using Real = typename real_of<S>::type;
+      return S(Real(derivative(x.value)), std::numeric_limits<Real>::quiet_NaN());
+    }
+  }
+};
+
 template <class S>
 struct power_of_base {  // x -> base^x
   S base;
-  S operator()(S x) const { return std::pow(base, x); }
+  S operator()(S x) const {
+    using std::pow;  // and fusegrad's pow for dual numbers
+    return pow(base, x);
+  }
 };
 
 template <class S>
 struct power {  // (x, y) -> x^y
-  S operator()(S x, S y) const { return std::pow(x, y); }
+  S operator()(S x, S y) const {
+    using std::pow;
+    return pow(x, y);
+  }
 };
+
+// NaN propagation needs bit masks that only float and double packets have; dual
+// numbers compare by value.
+template <class S>
+inline constexpr int nan_mode = std::is_floating_point_v<S> ? Eigen::PropagateNaN : Eigen::PropagateFast;
 
 template <class X, class Y>
 auto pow(const X& x, const Y& y) {
   if constexpr (is_plain_scalar<X> && is_plain_scalar<Y>) {
-    return std::pow(x, y);
+    using std::pow;
+    return pow(x, y);
   } else if constexpr (is_plain_scalar<Y>) {
     return x.pow(static_cast<typename X::Scalar>(y));
   } else if constexpr (is_plain_scalar<X>) {
@@ -46,8 +90,10 @@ auto pow(const X& x, const Y& y) {
 
 template <class X>
 auto log(const X& x) {
-  if constexpr (is_plain_scalar<X>)
-    return std::log(x);
+  if constexpr (is_plain_scalar<X>) {
+    using std::log;
+    return log(x);
+  }
   else
     return x.log();
 }
@@ -56,21 +102,21 @@ auto log(const X& x) {
 template <class X, class Y>
 auto maximum(const X& x, const Y& y) {
   if constexpr (is_plain_scalar<X>)
-    return y.template cwiseMax<Eigen::PropagateNaN>(static_cast<typename Y::Scalar>(x));
+    return y.template cwiseMax<nan_mode<typename Y::Scalar>>(static_cast<typename Y::Scalar>(x));
   else if constexpr (is_plain_scalar<Y>)
-    return x.template cwiseMax<Eigen::PropagateNaN>(static_cast<typename X::Scalar>(y));
+    return x.template cwiseMax<nan_mode<typename X::Scalar>>(static_cast<typename X::Scalar>(y));
   else
-    return x.template cwiseMax<Eigen::PropagateNaN>(y);
+    return x.template cwiseMax<nan_mode<typename X::Scalar>>(y);
 }
 
 template <class X, class Y>
 auto minimum(const X& x, const Y& y) {
   if constexpr (is_plain_scalar<X>)
-    return y.template cwiseMin<Eigen::PropagateNaN>(static_cast<typename Y::Scalar>(x));
+    return y.template cwiseMin<nan_mode<typename Y::Scalar>>(static_cast<typename Y::Scalar>(x));
   else if constexpr (is_plain_scalar<Y>)
-    return x.template cwiseMin<Eigen::PropagateNaN>(static_cast<typename X::Scalar>(y));
+    return x.template cwiseMin<nan_mode<typename X::Scalar>>(static_cast<typename X::Scalar>(y));
   else
-    return x.template cwiseMin<Eigen::PropagateNaN>(y);
+    return x.template cwiseMin<nan_mode<typename X::Scalar>>(y);
 }
 
 // 1 where x >= y (x > y when strict), else 0, in the scalar type S.

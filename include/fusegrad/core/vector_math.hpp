@@ -61,22 +61,34 @@ template <class P> P tanh(const P&);
 // Eigen functors: operator() for single elements, packetOp for SIMD packets.
 template <class S>
 struct sin_op {
-  S operator()(S x) const { return std::sin(x); }
+  S operator()(S x) const {
+    using std::sin;  // and fusegrad's sin for dual numbers
+    return sin(x);
+  }
   template <class P> P packetOp(const P& x) const { return vector_math::sin(x); }
 };
 template <class S>
 struct cos_op {
-  S operator()(S x) const { return std::cos(x); }
+  S operator()(S x) const {
+    using std::cos;  // and fusegrad's cos for dual numbers
+    return cos(x);
+  }
   template <class P> P packetOp(const P& x) const { return vector_math::cos(x); }
 };
 template <class S>
 struct tan_op {
-  S operator()(S x) const { return std::tan(x); }
+  S operator()(S x) const {
+    using std::tan;  // and fusegrad's tan for dual numbers
+    return tan(x);
+  }
   template <class P> P packetOp(const P& x) const { return vector_math::tan(x); }
 };
 template <class S>
 struct tanh_op {
-  S operator()(S x) const { return std::tanh(x); }
+  S operator()(S x) const {
+    using std::tanh;  // and fusegrad's tanh for dual numbers
+    return tanh(x);
+  }
   template <class P> P packetOp(const P& x) const { return vector_math::tanh(x); }
 };
 

@@ -419,7 +419,10 @@ struct BatchedMatmul : expression_base {
 
 template <int P, class A, class B>
 auto make_contract(const A& a, const B& b, std::array<DimensionPair, P> pairs, const char* operation) {
-  return Contract<node_of<A>, node_of<B>, P>(as_node(a), as_node(b), pairs, operation);
+  using S = typename common_scalar<A, B>::type;
+  auto left = to_node<S>(a);
+  auto right = to_node<S>(b);
+  return Contract<decltype(left), decltype(right), P>(left, right, pairs, operation);
 }
 
 }  // namespace fusegrad::expr

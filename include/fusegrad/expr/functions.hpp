@@ -4,6 +4,7 @@
 #include "../ops/binary.hpp"
 #include "../ops/reduction.hpp"
 #include "../ops/unary.hpp"
+#include "cast.hpp"
 #include "map.hpp"
 #include "reduce.hpp"
 #include "zip.hpp"
@@ -12,9 +13,23 @@ namespace fusegrad {
 
 namespace expr {
 
+template <class T>
+struct scalar_or_void {
+  using type = void;
+};
+template <class T>
+  requires Operand<T>
+struct scalar_or_void<T> {
+  using type = typename node_of<T>::Scalar;
+};
+
+// The scalar type of an operation's result: the operands', or the dual one when a plain
+// operand meets a dual one.
 template <class A, class B>
 struct common_scalar {
-  using type = typename node_of<std::conditional_t<Operand<A>, A, B>>::Scalar;
+  using a = typename scalar_or_void<A>::type;
+  using b = typename scalar_or_void<B>::type;
+  using type = std::conditional_t<std::is_void_v<a>, b, std::conditional_t<std::is_void_v<b>, a, promoted_scalar<a, b>>>;
 };
 
 // The values' type of a condition: a mask remembers the type it compared.
@@ -34,7 +49,7 @@ auto to_node(const T& v) {
   if constexpr (Number<T>)
     return Constant<S>(static_cast<S>(v));
   else
-    return as_node(v);
+    return in_scalar<S>(as_node(v));
 }
 
 template <class Rule, class X>

@@ -1,6 +1,6 @@
 #pragma once
 // Functional forms of reverse mode: fg::grad, fg::value_and_grad, fg::vjp,
-// fg::jacobian (by rows, in reverse mode) and fg::check_gradients.
+// the Jacobian by rows (fg::jacobian is in forward.hpp) and fg::check_gradients.
 //
 // Each takes a callable f and the tensors it is applied to. f sees fresh leaves that
 // share the inputs' values (the caller's tensors and their gradients are untouched).
@@ -109,11 +109,10 @@ auto vjp(F f, const Tensor<S, R>& x, const U& u) {
   return std::make_pair(value, EigenTensor<S, R>(leaf.grad()));
 }
 
-// The Jacobian of f at x, of shape (f(x).size(), x.size()) in flat row-major indices:
-// J(i, j) = d f(x)_i / d x_j. It runs one reverse pass per output element (reverse
-// mode; forward mode, for inputs smaller than outputs, is not available yet).
+namespace functional_detail {
+// The Jacobian by rows: one reverse pass per output element.
 template <class F, class S, int R>
-EigenTensor<S, 2> jacobian(F f, const Tensor<S, R>& x) {
+EigenTensor<S, 2> jacobian_by_rows(F f, const Tensor<S, R>& x) {
   using Out = functional_detail::output_of<F, Tensor<S, R>>;
   Out seed;
   {
@@ -132,6 +131,7 @@ EigenTensor<S, 2> jacobian(F f, const Tensor<S, R>& x) {
   }
   return result;
 }
+}  // namespace functional_detail
 
 // The outcome of fg::check_gradients: the worst disagreement between reverse mode and
 // central differences, and where it occurred.

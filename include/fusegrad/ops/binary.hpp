@@ -81,30 +81,56 @@ struct Minimum {
 };
 
 // A user's binary function and its partials on scalars: fg::zip(x, y, f, dfdx, dfdy).
+// On dual numbers, functions that take only plain numbers are applied to the values,
+// with the partials giving the tangent (and NaN for unknown second derivatives).
 template <class S, class F, class DX, class DY>
 struct UserZip {
   static constexpr const char* name = "zip";
   F function;
   DX dfdx;
   DY dfdy;
-  template <class Fn>
+  enum class part { value, left, right };
+  template <part Part>
   struct binary {
-    Fn fn;
-    S operator()(S x, S y) const { return fn(x, y); }
+    const UserZip* rule;
+    S operator()(S x, S y) const {
+      if constexpr (Part == part::value) return call_value(x, y);
+      else if constexpr (Part == part::left) return call_partial(rule->dfdx, x, y);
+      else return call_partial(rule->dfdy, x, y);
+    }
+    S call_value(S x, S y) const {
+      if constexpr (std::is_invocable_v<const F&, S, S>) {
+        return rule->function(x, y);
+      } else {
+        using Real = typename real_of<S>::type;
+        return S(Real(rule->function(x.value, y.value)),
+                 Real(rule->dfdx(x.value, y.value)) * x.tangent + Real(rule->dfdy(x.value, y.value)) * y.tangent);
+      }
+    }
+    template <class Fn>
+    static S call_partial(const Fn& fn, S x, S y) {
+      if constexpr (std::is_invocable_v<const Fn&, S, S>) {
+        return fn(x, y);
+      } else {
+        using Real = typename real_of<S>::type;
+        return S(Real(fn(x.value, y.value)), std::numeric_limits<Real>::quiet_NaN());
+      }
+    }
   };
-  template <class Fn>
-  static auto apply(const Fn& fn, const auto& x, const auto& y) {
+  template <part Part>
+  auto apply(const auto& x, const auto& y) const {
     using elementwise::is_plain_scalar;
+    const binary<Part> fn{this};
     if constexpr (is_plain_scalar<decltype(x)>)
       return y.unaryExpr([fn, x](S v) { return fn(S(x), v); });
     else if constexpr (is_plain_scalar<decltype(y)>)
       return x.unaryExpr([fn, y](S v) { return fn(v, S(y)); });
     else
-      return x.binaryExpr(y, binary<Fn>{fn});
+      return x.binaryExpr(y, fn);
   }
-  template <class X, class Y> auto value(const X& x, const Y& y) const { return apply(function, x, y); }
-  template <class X, class Y> auto d_left(const X& x, const Y& y) const { return apply(dfdx, x, y); }
-  template <class X, class Y> auto d_right(const X& x, const Y& y) const { return apply(dfdy, x, y); }
+  template <class X, class Y> auto value(const X& x, const Y& y) const { return apply<part::value>(x, y); }
+  template <class X, class Y> auto d_left(const X& x, const Y& y) const { return apply<part::left>(x, y); }
+  template <class X, class Y> auto d_right(const X& x, const Y& y) const { return apply<part::right>(x, y); }
 };
 
 // Comparisons build masks for `where`; they are not differentiated.

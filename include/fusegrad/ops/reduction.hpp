@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "../core/config.hpp"
+#include "../core/elementwise.hpp"
 #include "markers.hpp"
 
 namespace fusegrad::ops {
@@ -47,9 +48,9 @@ struct Extremum {
   void evaluate(const X& x, const A& axes, Out& out, const B&) const {
     // NaN propagates, as in NumPy: a slice holding a NaN reduces to NaN.
     if constexpr (Largest)
-      out = x.template maximum<A, Eigen::PropagateNaN>(axes);
+      out = x.template maximum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
     else
-      out = x.template minimum<A, Eigen::PropagateNaN>(axes);
+      out = x.template minimum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
   }
   template <class X, class R, class A, class B>
   auto backward_state(const X& x, const R& r, const A& axes, const B& broadcast) const {
@@ -103,8 +104,11 @@ struct LogSumExp {
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B& broadcast) const {
     using S = typename X::Scalar;
-    Out shift = x.template maximum<A, Eigen::PropagateNaN>(axes);
-    shift = shift.unaryExpr([](S m) { return std::isfinite(m) ? m : S(0); });
+    Out shift = x.template maximum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
+    shift = shift.unaryExpr([](S m) {
+      using std::isfinite;
+      return isfinite(m) ? m : S(0);
+    });
     out = shift + (x - broadcast(shift)).exp().sum(axes).log();
   }
   template <class X, class R, class A, class B>

@@ -121,9 +121,11 @@ struct UserMap {
   static constexpr const char* name = "map";
   F function;
   DF function_derivative;
-  template <class X> auto value(const X& x) const { return x.unaryExpr(elementwise::scalar_function<S, F>{function}); }
+  template <class X> auto value(const X& x) const {
+    return x.unaryExpr(elementwise::user_value<S, F, DF>{function, function_derivative});
+  }
   template <class X> auto derivative(const X& x) const {
-    return x.unaryExpr(elementwise::scalar_function<S, DF>{function_derivative});
+    return x.unaryExpr(elementwise::user_derivative<S, DF>{function_derivative});
   }
 };
 

@@ -61,7 +61,8 @@ inline void manual_seed(std::uint64_t seed) { detail::random_engine().seed(seed)
 
 template <class S, int R>
 class Tensor {
-  static_assert(std::is_floating_point_v<S>, "fusegrad: a Tensor's scalar type must be float, double or long double");
+  static_assert(TensorScalar<S>,
+                "fusegrad: a Tensor's scalar type must be float, double, long double or fusegrad::Dual of one");
   static_assert(R >= 0, "fusegrad: a Tensor's rank cannot be negative");
 
  public:
@@ -146,8 +147,9 @@ class Tensor {
   static Tensor random(const Shape<R>& dims) {
     check_dimensions(dims);
     Value v(dims);
-    std::uniform_real_distribution<S> uniform(S(-1), S(1));
-    for (Index i = 0; i < v.size(); ++i) v.data()[i] = uniform(detail::random_engine());
+    using Real = typename real_of<S>::type;
+    std::uniform_real_distribution<Real> uniform(Real(-1), Real(1));
+    for (Index i = 0; i < v.size(); ++i) v.data()[i] = S(uniform(detail::random_engine()));
     return Tensor(std::move(v));
   }
   template <std::integral... I> requires(sizeof...(I) == R)

@@ -1,0 +1,160 @@
+// Forward mode (jvp on dual tensors), Hessians by forward-over-reverse, and Jacobians in
+// either mode.
+#include <doctest/doctest.h>
+#include <fusegrad/fusegrad.hpp>
+
+#include <cmath>
+#include <random>
+
+namespace fg = fusegrad;
+
+namespace {
+
+template <int R>
+fg::EigenTensor<double, R> random_values(const fg::Shape<std::size_t(R)>& dims, unsigned seed) {
+  std::mt19937 engine(seed);
+  std::uniform_real_distribution<double> u(0.3, 1.5);
+  fg::EigenTensor<double, R> t(dims);
+  for (fg::Index i = 0; i < t.size(); ++i) t.data()[i] = u(engine);
+  return t;
+}
+
+template <class T>
+double inner(const T& a, const T& b) {
+  double total = 0;
+  for (fg::Index i = 0; i < a.size(); ++i) total += a.data()[i] * b.data()[i];
+  return total;
+}
+
+// J v from jvp equals central differences along v, and <J v, u> = <v, J^T u> with J^T u
+// from reverse mode.
+template <class F, std::size_t N>
+void check_jvp(const char* name, F f, const fg::Shape<N>& dims) {
+  constexpr int R = int(N);
+  INFO(name);
+  fg::Tensor<double, R> x(random_values<R>(dims, 1));
+  const auto v = random_values<R>(dims, 2);
+  const auto [value, tangent] = fg::jvp(f, x, v);
+  const auto u = random_values<decltype(value)::NumIndices>(value.dimensions(), 3);
+  const auto [value_again, pulled] = fg::vjp(f, x, u);
+  CHECK(inner(tangent, u) == doctest::Approx(inner(v, pulled)).epsilon(1e-10));
+  const double h = 1e-6;
+  fg::EigenTensor<double, R> plus = x.value() + v * h, minus = x.value() - v * h;
+  const auto f_plus = fg::eval(f(fg::Tensor<double, R>(plus))).value();
+  const auto f_minus = fg::eval(f(fg::Tensor<double, R>(minus))).value();
+  for (fg::Index i = 0; i < tangent.size(); ++i) {
+    const double numeric = (f_plus.data()[i] - f_minus.data()[i]) / (2 * h);
+    CHECK(tangent.data()[i] == doctest::Approx(numeric).epsilon(1e-6));
+    CHECK(value.data()[i] == doctest::Approx(value_again.data()[i]));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("jvp agrees with central differences and with reverse mode on elementwise primitives") {
+  const fg::Shape<2> s{3, 4};
+  check_jvp("exp sin", [](const auto& a) { return fg::exp(a) * fg::sin(a); }, s);
+  check_jvp("log sqrt", [](const auto& a) { return fg::log(a) + fg::sqrt(a); }, s);
+  check_jvp("tanh sigmoid", [](const auto& a) { return fg::tanh(a) - fg::sigmoid(a) * 2.0; }, s);
+  check_jvp("tan cos", [](const auto& a) { return fg::tan(a) / fg::cos(a); }, s);
+  check_jvp("pow", [](const auto& a) { return fg::pow(a, 2.5) + fg::pow(a, a); }, s);
+  check_jvp("abs relu square", [](const auto& a) { return fg::abs(a - 0.9) + fg::relu(a - 0.9) + fg::square(a); }, s);
+  check_jvp("maximum clamp", [](const auto& a) { return fg::maximum(a, 0.9) + fg::clamp(a, 0.5, 1.2); }, s);
+  check_jvp("where", [](const auto& a) { return fg::where(a > 0.9, a * a, -a); }, s);
+}
+
+TEST_CASE("jvp agrees with reverse mode through broadcasting, reductions, contractions and layout") {
+  check_jvp("broadcast", [](const auto& a) { return a * fg::sum(a, fg::dims(0)) + fg::mean(a, fg::dims(1), fg::keep_dims); },
+            fg::Shape<2>{3, 4});
+  check_jvp("reductions", [](const auto& a) {
+    return fg::max(a, fg::dims(1)) + fg::min(a, fg::dims(1)) + fg::prod(a, fg::dims(1)) + fg::logsumexp(a, fg::dims(1));
+  }, fg::Shape<2>{3, 4});
+  check_jvp("matmul", [](const auto& a) { return fg::matmul(a, fg::transpose(a)); }, fg::Shape<2>{3, 4});
+  check_jvp("layout", [](const auto& a) { return fg::reshape(fg::permute(a, {1, 0}), {2, 6}) * 2.0; }, fg::Shape<2>{3, 4});
+  check_jvp("softmax", [](const auto& a) { return fg::softmax(a, 1); }, fg::Shape<2>{3, 4});
+}
+
+TEST_CASE("the Hessian of x^T A x is A + A^T") {
+  fg::Tensor<double, 2> a{{1, 2, 0}, {-1, 3, 4}, {0.5, 0, 2}};
+  fg::Tensor<double, 1> x{0.2, -0.4, 1.0};
+  const auto h = fg::hessian([&](const auto& v) { return fg::dot(v, fg::matmul(a, v)); }, x);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) CHECK(h(i, j) == doctest::Approx(a(i, j) + a(j, i)));
+}
+
+TEST_CASE("the Hessian of the Rosenbrock function equals its closed form") {
+  fg::Tensor<double, 1> x{0.5, -1.0, 2.0, 0.3};
+  auto rosenbrock = [](const auto& p) {
+    auto head = fg::slice(p, {0}, {3});
+    auto tail = fg::slice(p, {1}, {3});
+    return fg::sum(100.0 * fg::square(tail - fg::square(head)) + fg::square(1.0 - head));
+  };
+  const auto h = fg::hessian(rosenbrock, x);
+  const int n = 4;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      double expected = 0;
+      if (i == j) {
+        if (i < n - 1) expected += 1200 * x(i) * x(i) - 400 * x(i + 1) + 2;
+        if (i > 0) expected += 200;
+      } else if (j == i + 1) {
+        expected = -400 * x(i);
+      } else if (i == j + 1) {
+        expected = -400 * x(j);
+      }
+      CHECK(h(i, j) == doctest::Approx(expected));
+    }
+}
+
+TEST_CASE("hvp equals the Hessian times v") {
+  fg::Tensor<double, 1> x{0.3, 0.8, -0.5};
+  auto f = [](const auto& p) { return fg::sum(fg::exp(p) * fg::sin(p)) + fg::logsumexp(p * p); };
+  fg::EigenTensor<double, 1> v(3);
+  v.setValues({1.0, -2.0, 0.5});
+  const auto hv = fg::hvp(f, x, v);
+  const auto h = fg::hessian(f, x);
+  for (int i = 0; i < 3; ++i) {
+    double expected = 0;
+    for (int j = 0; j < 3; ++j) expected += h(i, j) * v(j);
+    CHECK(hv(i) == doctest::Approx(expected));
+  }
+}
+
+TEST_CASE("the forward-mode Jacobian of an elementwise map is diagonal and equal to the derivative") {
+  fg::Tensor<double, 1> x{0.3, -0.7, 1.1};
+  const auto j = fg::jacobian([](const auto& v) { return fg::tanh(v); }, x, fg::mode::forward);
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) CHECK(j(r, c) == doctest::Approx(r == c ? 1 - std::tanh(x(c)) * std::tanh(x(c)) : 0.0));
+}
+
+TEST_CASE("Jacobians from forward and reverse mode agree on rectangular functions") {
+  fg::Tensor<double, 2> a{{1, 2, 3}, {4, 5, 6}};
+  fg::Tensor<double, 1> x{0.5, -1.0, 2.0};
+  auto widen = [&](const auto& v) { return fg::outer(fg::tanh(v), fg::matmul(a, v)); };  // 3 -> 6 outputs
+  auto narrow = [&](const auto& v) { return fg::exp(fg::matmul(a, v)); };                 // 3 -> 2 outputs
+  const auto wide_forward = fg::jacobian(widen, x, fg::mode::forward);
+  const auto wide_reverse = fg::jacobian(widen, x, fg::mode::reverse);
+  const auto narrow_forward = fg::jacobian(narrow, x, fg::mode::forward);
+  const auto narrow_reverse = fg::jacobian(narrow, x);
+  CHECK(wide_forward.dimension(0) == 6);
+  for (fg::Index i = 0; i < wide_forward.size(); ++i)
+    CHECK(wide_forward.data()[i] == doctest::Approx(wide_reverse.data()[i]));
+  for (fg::Index i = 0; i < narrow_forward.size(); ++i)
+    CHECK(narrow_forward.data()[i] == doctest::Approx(narrow_reverse.data()[i]));
+}
+
+TEST_CASE("a user map contributes to Hessians through a generic derivative and never silently") {
+  fg::Tensor<double, 1> x{0.5, 1.5};
+  auto generic = [](const auto& v) {
+    return fg::sum(fg::map(v, [](auto t) { return t * t * t; }, [](auto t) { return 3 * t * t; }));
+  };
+  const auto h = fg::hessian(generic, x);
+  CHECK(h(0, 0) == doctest::Approx(6 * 0.5));
+  CHECK(h(1, 1) == doctest::Approx(6 * 1.5));
+  auto plain = [](const auto& v) {
+    return fg::sum(fg::map(v, [](double t) { return t * t * t; }, [](double t) { return 3 * t * t; }));
+  };
+  const auto [value, tangent] = fg::jvp(plain, x, x.value());
+  CHECK(tangent() == doctest::Approx(3 * 0.25 * 0.5 + 3 * 2.25 * 1.5));  // f' from the given derivative
+  CHECK(std::isnan(fg::hessian(plain, x)(0, 0)));  // f'' unknown: NaN, not a wrong number
+}
