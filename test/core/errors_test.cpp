@@ -5,6 +5,8 @@
 // Rank mismatches are compile-time errors; test/compile_fail/ checks their message.
 #include <fusegrad/fusegrad.hpp>
 
+#include "../support/expectations.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,6 +15,8 @@
 #include <vector>
 
 namespace fg = fusegrad;
+using fg::testing::check_mentions;
+using fg::testing::shape_error_of;
 
 namespace {
 
@@ -22,27 +26,6 @@ using Matrix = fg::Tensor<double, 2>;
 using Cube = fg::Tensor<double, 3>;
 
 constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
-
-// The message of the shape_error that `f` throws; fails the test if it throws none.
-template <class F>
-std::string shape_error_of(F&& f) {
-  try {
-    f();
-  } catch (const fg::shape_error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("no fusegrad::shape_error was thrown");
-  return "";
-}
-
-// Checks that `message` contains every part.
-void check_mentions(const std::string& message, std::initializer_list<const char*> parts) {
-  for (const char* part : parts) {
-    INFO("message: ", message);
-    INFO("expected to contain: ", part);
-    CHECK(message.find(part) != std::string::npos);
-  }
-}
 
 }  // namespace
 

@@ -2,12 +2,15 @@
 // concat and stack. Forward values against explicit index arithmetic, reverse mode
 // against central differences and closed forms, fusion with the elementwise
 // expressions around them, and bad shapes.
+#include "../support/expectations.hpp"
 #include "../support/gradient_check.hpp"
 
 #include <string>
 #include <type_traits>
 
 namespace fg = fusegrad;
+using fg::testing::check_mentions;
+using fg::testing::shape_error_of;
 using fg::Index;
 using fg::testing::domain;
 using fg::testing::expect_gradients_match_differences;
@@ -21,26 +24,6 @@ fg::Tensor<S, R> iota(const fg::Shape<R>& dims) {
   fg::EigenTensor<S, R> v(dims);
   for (Index i = 0; i < v.size(); ++i) v.data()[i] = S(i);
   return fg::Tensor<S, R>(std::move(v));
-}
-
-// The message of the shape_error that `f` throws; fails the test if it throws none.
-template <class F>
-std::string shape_error_of(F&& f) {
-  try {
-    f();
-  } catch (const fg::shape_error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("no fusegrad::shape_error was thrown");
-  return "";
-}
-
-void check_mentions(const std::string& message, std::initializer_list<const char*> parts) {
-  for (const char* part : parts) {
-    INFO("message: ", message);
-    INFO("expected to contain: ", part);
-    CHECK(message.find(part) != std::string::npos);
-  }
 }
 
 template <class T>

@@ -2,6 +2,8 @@
 // graph, misuse that must be refused, and the cost of the reverse pass.
 #include <fusegrad/fusegrad.hpp>
 
+#include "../support/expectations.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -9,29 +11,14 @@
 #include <vector>
 
 namespace fg = fusegrad;
+using fg::testing::elements;
 
-// Vectors of elements print in failure messages.
-namespace doctest {
-template <>
-struct StringMaker<std::vector<double>> {
-  static String convert(const std::vector<double>& v) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
-    return (out + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 namespace {
 
 using Scalar = fg::Tensor<double, 0>;
 using Vector = fg::Tensor<double, 1>;
 using Matrix = fg::Tensor<double, 2>;
-
-template <class T>
-std::vector<double> elements(const T& t) {
-  return std::vector<double>(t.data(), t.data() + t.size());
-}
 
 // Element-by-element comparison with a relative tolerance.
 void check_close(const std::vector<double>& actual, const std::vector<double>& expected, double tolerance = 1e-12) {

@@ -2,6 +2,8 @@
 // seeded, read, accumulated and cleared.
 #include <fusegrad/fusegrad.hpp>
 
+#include "../support/expectations.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,18 +12,8 @@
 #include <vector>
 
 namespace fg = fusegrad;
+using fg::testing::elements;
 
-// Vectors of elements print in failure messages.
-namespace doctest {
-template <>
-struct StringMaker<std::vector<double>> {
-  static String convert(const std::vector<double>& v) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
-    return (out + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 namespace {
 
@@ -34,12 +26,6 @@ template <int R>
 using RowMajor = Eigen::Tensor<double, R, Eigen::RowMajor>;
 template <int R>
 using ColMajor = Eigen::Tensor<double, R, Eigen::ColMajor>;
-
-// A tensor's elements in storage order (row-major for fusegrad's tensors).
-template <class T>
-std::vector<double> elements(const T& t) {
-  return std::vector<double>(t.data(), t.data() + t.size());
-}
 
 // The message of the exception `f` throws ("" if it throws none).
 template <class F>
