@@ -1,4 +1,5 @@
-// torch_peers with libtorch (C++ API), one thread. See torch_peers.hpp.
+// torch_peers with libtorch (C++ API), one thread. See torch_peers.hpp and
+// support/peer_factories.inc.
 #include "torch_peers.hpp"
 
 #include <torch/torch.h>
@@ -56,7 +57,7 @@ std::string mapped_blas() {
 }
 
 // The per-call steps common to all peers.
-class TorchPeer : public Peer {
+class TorchPeer : public bench::Peer {
  public:
   double value() const override { return loss_.item<double>(); }
 
@@ -80,6 +81,58 @@ class TorchPeer : public Peer {
 
  private:
   torch::Tensor loss_;
+};
+
+class ExpSin final : public TorchPeer {
+ public:
+  ExpSin(const double* x, long n) {
+    x_ = copy_in(x, {n}, true);
+    params_ = {x_};
+  }
+
+ private:
+  torch::Tensor loss() override { return (torch::exp(x_) * torch::sin(x_)).sum(); }
+  torch::Tensor x_;
+};
+
+class LogSumExp final : public TorchPeer {
+ public:
+  LogSumExp(const double* x, long n) {
+    x_ = copy_in(x, {n}, true);
+    params_ = {x_};
+  }
+
+ private:
+  torch::Tensor loss() override { return torch::logsumexp(x_, {0}); }  // stable (shifts by the max)
+  torch::Tensor x_;
+};
+
+class NormalLogDensity final : public TorchPeer {
+ public:
+  NormalLogDensity(const double* y, long n, double mu, double sigma) {
+    y_ = copy_in(y, {n});
+    mu_ = torch::scalar_tensor(mu, kDouble).set_requires_grad(true);
+    sigma_ = torch::scalar_tensor(sigma, kDouble).set_requires_grad(true);
+    params_ = {mu_, sigma_};
+  }
+
+ private:
+  torch::Tensor loss() override { return (-0.5 * ((y_ - mu_) / sigma_).square() - torch::log(sigma_)).sum(); }
+  torch::Tensor y_, mu_, sigma_;
+};
+
+class Mixed final : public TorchPeer {
+ public:
+  Mixed(const double* x, const double* y, const double* z, long n) {
+    x_ = copy_in(x, {n}, true);
+    y_ = copy_in(y, {n}, true);
+    z_ = copy_in(z, {n}, true);
+    params_ = {x_, y_, z_};
+  }
+
+ private:
+  torch::Tensor loss() override { return ((x_ * y_ + torch::sin(z_)) / (1 + torch::exp(-x_ * z_))).sum(); }
+  torch::Tensor x_, y_, z_;
 };
 
 class MatmulSum final : public TorchPeer {
@@ -134,6 +187,27 @@ class Mlp final : public TorchPeer {
   torch::Tensor x_, labels_, W1_, b1_, W2_, b2_;
 };
 
+class TinyMlp final : public TorchPeer {
+ public:
+  TinyMlp(const double* x, const double* y, const double* W1, const double* b1, const double* W2, const double* b2,
+          long batch, long in, long hidden, long out) {
+    x_ = copy_in(x, {batch, in});
+    y_ = copy_in(y, {batch, out});
+    W1_ = copy_in(W1, {hidden, in}, true);
+    b1_ = copy_in(b1, {hidden}, true);
+    W2_ = copy_in(W2, {out, hidden}, true);
+    b2_ = copy_in(b2, {out}, true);
+    params_ = {W1_, b1_, W2_, b2_};
+  }
+
+ private:
+  torch::Tensor loss() override {
+    const torch::Tensor h = torch::tanh(F::linear(x_, W1_, b1_));
+    return (F::linear(h, W2_, b2_) - y_).square().mean();
+  }
+  torch::Tensor x_, y_, W1_, b1_, W2_, b2_;
+};
+
 }  // namespace
 
 bool available() { return true; }
@@ -149,17 +223,35 @@ std::string setup() {
          std::to_string(at::get_num_interop_threads()) + ", BLAS: " + mapped_blas();
 }
 
-std::unique_ptr<Peer> matmul_sum(const double* A, const double* B, long n) {
+std::unique_ptr<bench::Peer> exp_sin(const double* x, long n) { return std::make_unique<ExpSin>(x, n); }
+
+std::unique_ptr<bench::Peer> logsumexp(const double* x, long n) { return std::make_unique<LogSumExp>(x, n); }
+
+std::unique_ptr<bench::Peer> normal_log_density(const double* y, long n, double mu, double sigma) {
+  return std::make_unique<NormalLogDensity>(y, n, mu, sigma);
+}
+
+std::unique_ptr<bench::Peer> mixed(const double* x, const double* y, const double* z, long n) {
+  return std::make_unique<Mixed>(x, y, z, n);
+}
+
+std::unique_ptr<bench::Peer> matmul_sum(const double* A, const double* B, long n) {
   return std::make_unique<MatmulSum>(A, B, n);
 }
 
-std::unique_ptr<Peer> least_squares(const double* X, const double* y, const double* w, long m, long p) {
+std::unique_ptr<bench::Peer> least_squares(const double* X, const double* y, const double* w, long m, long p) {
   return std::make_unique<LeastSquares>(X, y, w, m, p);
 }
 
-std::unique_ptr<Peer> mlp(const double* x, const int* labels, const double* W1, const double* b1, const double* W2,
+std::unique_ptr<bench::Peer> mlp(const double* x, const int* labels, const double* W1, const double* b1, const double* W2,
                           const double* b2, long batch, long in, long hidden, long out) {
   return std::make_unique<Mlp>(x, labels, W1, b1, W2, b2, batch, in, hidden, out);
+}
+
+std::unique_ptr<bench::Peer> tiny_mlp(const double* x, const double* y, const double* W1, const double* b1,
+                                      const double* W2, const double* b2, long batch, long in, long hidden,
+                                      long out) {
+  return std::make_unique<TinyMlp>(x, y, W1, b1, W2, b2, batch, in, hidden, out);
 }
 
 }  // namespace torch_peers
