@@ -7,8 +7,23 @@
 
 namespace fusegrad::expr {
 
-// The operand's value as an Eigen expression of the output shape (a constant stays a
-// plain number).
+// The operand's value stretched, lazily, over the output shape (an Eigen expression).
+template <std::size_t R, class Child>
+auto stretched(const Child& child, const Shape<R>& out) {
+  const Shape<R> promoted = promote<int(R)>(child.dims());
+  decltype(auto) value = child.forward();
+  using Value = std::remove_cvref_t<decltype(value)>;
+  // Through TensorBase: an Eigen broadcast expression hides broadcast(factors) behind
+  // its own accessor of the same name.
+  const auto& base = static_cast<const Eigen::TensorBase<Value, Eigen::ReadOnlyAccessors>&>(value);
+  if constexpr (Child::rank == int(R))
+    return base.broadcast(broadcast_factors(promoted, out));
+  else
+    return base.reshape(promoted).broadcast(broadcast_factors(promoted, out));
+}
+
+// The operand's value as an Eigen expression of the output shape, or a plain number
+// where it is one (a constant, or a stored single value).
 // (decltype(auto): a leaf's value is returned by reference, never copied.)
 template <std::size_t R, class Child>
 decltype(auto) operand_at(const Child& child, const Shape<R>& out) {
@@ -16,17 +31,12 @@ decltype(auto) operand_at(const Child& child, const Shape<R>& out) {
     return child.value;
   } else if constexpr (R == 0) {
     return child.forward();  // Eigen cannot broadcast to rank 0, and need not
+  } else if constexpr (Child::rank == 0 && is_stored<Child>) {
+    // One stored value stretched over the output: a plain number in the expression,
+    // which Eigen vectorises (its broadcast of a single element is slow).
+    return child.forward()();
   } else {
-    const Shape<R> promoted = promote<int(R)>(child.dims());
-    decltype(auto) value = child.forward();
-    using Value = std::remove_cvref_t<decltype(value)>;
-    // Through TensorBase: an Eigen broadcast expression hides broadcast(factors) behind
-    // its own accessor of the same name.
-    const auto& base = static_cast<const Eigen::TensorBase<Value, Eigen::ReadOnlyAccessors>&>(value);
-    if constexpr (Child::rank == int(R))
-      return base.broadcast(broadcast_factors(promoted, out));
-    else
-      return base.reshape(promoted).broadcast(broadcast_factors(promoted, out));
+    return stretched(child, out);
   }
 }
 
@@ -86,6 +96,14 @@ void send_to(const Child& child, const E& contribution, const Shape<R>& out) {
         child.backward(contribution);
       else
         child.backward(contribution.reshape(child.dims()));
+    } else if (element_count(promoted) == 1) {
+      // A single value stretched over the output (a scalar parameter): its gradient is
+      // one vectorised sum of the contribution, with no tensor in between.
+      using S = typename Child::Scalar;
+      const EigenTensor<S, 0> total = contribution.sum();
+      EigenTensor<S, Child::rank> reduced(child.dims());
+      reduced.setConstant(total());
+      child.backward(reduced);
     } else {
       using S = typename Child::Scalar;
       const EigenTensor<S, R> evaluated = contribution;

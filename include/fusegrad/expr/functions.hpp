@@ -6,6 +6,7 @@
 #include "../ops/unary.hpp"
 #include "cast.hpp"
 #include "map.hpp"
+#include "materialize.hpp"
 #include "reduce.hpp"
 #include "zip.hpp"
 
@@ -49,7 +50,7 @@ auto to_node(const T& v) {
   if constexpr (Number<T>)
     return Constant<S>(static_cast<S>(v));
   else
-    return in_scalar<S>(as_node(v));
+    return operand_node(in_scalar<S>(as_node(v)));
 }
 
 template <class Rule, class X>

@@ -6,7 +6,7 @@
 //
 //   reshape        x.reshape(shape)              g.reshape(x's shape)
 //   permute        x.shuffle(perm)               g.shuffle(inverse of perm)
-//   broadcast_to   x stretched (as operand_at)   g summed back to x's shape (send_to)
+//   broadcast_to   x stretched (as stretched)   g summed back to x's shape (send_to)
 //   slice          x.slice(offsets, extents)     g padded with zeros to x's shape
 //   pad            x.pad(paddings)               g.slice(before, x's shape)
 //   reverse        x.reverse(flags)              g.reverse(flags)
@@ -173,10 +173,7 @@ struct BroadcastTo : LayoutNode<Child, R> {
         throw_shape_mismatch("broadcast_to", this->child.dims(), target);
   }
 
-  // The stretched value, behind a reshape to the same shape (free: it forwards linear
-  // indices): an enclosing elementwise node calls .broadcast() on its operands, which a
-  // TensorBroadcastingOp's own broadcast() accessor would hide.
-  auto forward() const { return operand_at(this->child, this->shape).reshape(this->shape); }
+  auto forward() const { return stretched(this->child, this->shape); }
   template <class G>
   void backward(const G& g) const {
     send_to(this->child, g, this->shape);

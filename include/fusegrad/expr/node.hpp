@@ -84,6 +84,11 @@ inline constexpr bool is_constant = false;
 template <class S>
 inline constexpr bool is_constant<Constant<S>> = true;
 
+// Nodes whose value is held in a tensor (forward() returns a reference to it): leaves,
+// evaluated reductions and contractions.
+template <class N>
+inline constexpr bool is_stored = std::is_lvalue_reference_v<decltype(std::declval<const N&>().forward())>;
+
 template <class T>
 inline constexpr bool is_tensor = false;
 template <class S, int R>

@@ -79,9 +79,9 @@ struct Compare : expression_base {
   auto forward() const {
     decltype(auto) a = operand_at(left, shape);
     decltype(auto) b = operand_at(right, shape);
-    if constexpr (is_constant<Left>)
+    if constexpr (elementwise::is_plain_scalar<decltype(a)>)
       return rule.value(elementwise::lift(a, b), b);
-    else if constexpr (is_constant<Right>)
+    else if constexpr (elementwise::is_plain_scalar<decltype(b)>)
       return rule.value(a, elementwise::lift(b, a));
     else
       return rule.value(a, b);
@@ -124,12 +124,13 @@ struct Where : expression_base {
     decltype(auto) c = mask();
     decltype(auto) x = operand_at(a, shape);
     decltype(auto) y = operand_at(b, shape);
-    if constexpr (is_constant<A> && is_constant<B>) {
+    using elementwise::is_plain_scalar;
+    if constexpr (is_plain_scalar<decltype(x)> && is_plain_scalar<decltype(y)>) {
       auto like = c.template cast<Scalar>();
       return c.select(like.constant(x), like.constant(y));
-    } else if constexpr (is_constant<A>) {
+    } else if constexpr (is_plain_scalar<decltype(x)>) {
       return c.select(y.constant(x), y);
-    } else if constexpr (is_constant<B>) {
+    } else if constexpr (is_plain_scalar<decltype(y)>) {
       return c.select(x, x.constant(y));
     } else {
       return c.select(x, y);

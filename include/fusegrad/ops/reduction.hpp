@@ -17,6 +17,23 @@ namespace fusegrad::ops {
 
 struct NoState {};
 
+// x - r stretched over x: a plain scalar subtraction when r is a single value (a full
+// reduction), which Eigen vectorises, rather than a broadcast.
+template <class X, class R, class B>
+auto minus_stretched(const X& x, const R& r, const B& broadcast) {
+  if constexpr (R::NumIndices == 0)
+    return x - r();
+  else
+    return x - broadcast(r);
+}
+template <class X, class R, class B>
+auto equals_stretched(const X& x, const R& r, const B& broadcast) {
+  if constexpr (R::NumIndices == 0)
+    return x == r();
+  else
+    return x == broadcast(r);
+}
+
 struct Sum {
   static constexpr const char* name = "sum";
   template <class X, class A, class Out, class B>
@@ -55,13 +72,16 @@ struct Extremum {
   template <class X, class R, class A, class B>
   auto backward_state(const X& x, const R& r, const A& axes, const B& broadcast) const {
     using S = typename X::Scalar;
-    EigenTensor<S, R::NumIndices> ties = (x == broadcast(r)).template cast<S>().sum(axes);
+    EigenTensor<S, R::NumIndices> ties = equals_stretched(x, r, broadcast).template cast<S>().sum(axes);
     return ties;
   }
   template <class X, class R, class T, class B>
   auto partial(const X& x, const R& r, const T& ties, const B& broadcast) const {
     using S = typename X::Scalar;
-    return (x == broadcast(r)).template cast<S>() / broadcast(ties);
+    if constexpr (R::NumIndices == 0)
+      return equals_stretched(x, r, broadcast).template cast<S>() / ties();
+    else
+      return equals_stretched(x, r, broadcast).template cast<S>() / broadcast(ties);
   }
 };
 using Max = Extremum<true>;
@@ -109,12 +129,14 @@ struct LogSumExp {
       using std::isfinite;
       return isfinite(m) ? m : S(0);
     });
-    out = shift + (x - broadcast(shift)).exp().sum(axes).log();
+    out = shift + minus_stretched(x, shift, broadcast).exp().sum(axes).log();
   }
   template <class X, class R, class A, class B>
   NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
   template <class X, class R, class B>
-  auto partial(const X& x, const R& r, NoState, const B& broadcast) const { return (x - broadcast(r)).exp(); }
+  auto partial(const X& x, const R& r, NoState, const B& broadcast) const {
+    return minus_stretched(x, r, broadcast).exp();
+  }
 };
 
 // A user's reduction: fg::reduce(x, axes, init, combine, partial) where
