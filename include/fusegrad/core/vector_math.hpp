@@ -58,39 +58,35 @@ template <class P> P tan(const P&);
 template <class P> P tanh(const P&);
 #endif
 
-// Eigen functors: operator() for single elements, packetOp for SIMD packets.
-template <class S>
-struct sin_op {
-  S operator()(S x) const {
-    using std::sin;  // and fusegrad's sin for dual numbers
-    return sin(x);
-  }
-  template <class P> P packetOp(const P& x) const { return vector_math::sin(x); }
+// The functions, each once for single elements (through ADL, so that dual numbers find
+// fusegrad's own) and once for SIMD packets.
+struct sine {
+  template <class T> static T element(const T& x) { using std::sin; return sin(x); }
+  template <class P> static P packet(const P& x) { return vector_math::sin(x); }
 };
-template <class S>
-struct cos_op {
-  S operator()(S x) const {
-    using std::cos;  // and fusegrad's cos for dual numbers
-    return cos(x);
-  }
-  template <class P> P packetOp(const P& x) const { return vector_math::cos(x); }
+struct cosine {
+  template <class T> static T element(const T& x) { using std::cos; return cos(x); }
+  template <class P> static P packet(const P& x) { return vector_math::cos(x); }
 };
-template <class S>
-struct tan_op {
-  S operator()(S x) const {
-    using std::tan;  // and fusegrad's tan for dual numbers
-    return tan(x);
-  }
-  template <class P> P packetOp(const P& x) const { return vector_math::tan(x); }
+struct tangent {
+  template <class T> static T element(const T& x) { using std::tan; return tan(x); }
+  template <class P> static P packet(const P& x) { return vector_math::tan(x); }
 };
-template <class S>
-struct tanh_op {
-  S operator()(S x) const {
-    using std::tanh;  // and fusegrad's tanh for dual numbers
-    return tanh(x);
-  }
-  template <class P> P packetOp(const P& x) const { return vector_math::tanh(x); }
+struct hyperbolic_tangent {
+  template <class T> static T element(const T& x) { using std::tanh; return tanh(x); }
+  template <class P> static P packet(const P& x) { return vector_math::tanh(x); }
 };
+
+// An Eigen functor: operator() for single elements, packetOp for SIMD packets.
+template <class S, class Function>
+struct function_op {
+  S operator()(S x) const { return Function::element(x); }
+  template <class P> P packetOp(const P& x) const { return Function::packet(x); }
+};
+template <class S> using sin_op = function_op<S, sine>;
+template <class S> using cos_op = function_op<S, cosine>;
+template <class S> using tan_op = function_op<S, tangent>;
+template <class S> using tanh_op = function_op<S, hyperbolic_tangent>;
 
 // The packet path is offered only for float and double, and only with SLEEF.
 template <class S>
@@ -100,20 +96,8 @@ inline constexpr bool has_packets =
 }  // namespace fusegrad::vector_math
 
 namespace Eigen::internal {
-template <class S>
-struct functor_traits<fusegrad::vector_math::sin_op<S>> {
-  enum { Cost = 20 * NumTraits<S>::MulCost, PacketAccess = fusegrad::vector_math::has_packets<S> };
-};
-template <class S>
-struct functor_traits<fusegrad::vector_math::cos_op<S>> {
-  enum { Cost = 20 * NumTraits<S>::MulCost, PacketAccess = fusegrad::vector_math::has_packets<S> };
-};
-template <class S>
-struct functor_traits<fusegrad::vector_math::tan_op<S>> {
-  enum { Cost = 30 * NumTraits<S>::MulCost, PacketAccess = fusegrad::vector_math::has_packets<S> };
-};
-template <class S>
-struct functor_traits<fusegrad::vector_math::tanh_op<S>> {
-  enum { Cost = 30 * NumTraits<S>::MulCost, PacketAccess = fusegrad::vector_math::has_packets<S> };
+template <class S, class Function>
+struct functor_traits<fusegrad::vector_math::function_op<S, Function>> {
+  enum { Cost = 25 * NumTraits<S>::MulCost, PacketAccess = fusegrad::vector_math::has_packets<S> };
 };
 }  // namespace Eigen::internal

@@ -14,7 +14,7 @@ namespace expr {
 // A constant matrix read in place. A column-major matrix is read through a layout swap,
 // so that element (i, j) is M(i, j) in either layout.
 template <class S, int R, int Layout>
-struct MatrixConstant : expression_base {
+struct MatrixConstant : no_gradient {
   using Scalar = S;
   static constexpr int rank = R;
   Eigen::TensorMap<const Eigen::Tensor<S, R, Layout>> map;
@@ -30,12 +30,6 @@ struct MatrixConstant : expression_base {
       return map.swap_layout().shuffle(std::array<Index, 2>{1, 0});
     }
   }
-  bool needs_grad() const { return false; }
-  int gradient_paths() const { return 0; }
-  template <class G>
-  void backward(const G&) const {}
-  template <class F>
-  void for_each_leaf(F&&) const {}
 };
 
 }  // namespace expr

@@ -58,10 +58,20 @@ struct Leaf : expression_base {
   }
 };
 
+// What a node through which no gradient flows answers (constants, masks).
+struct no_gradient : expression_base {
+  bool needs_grad() const { return false; }
+  int gradient_paths() const { return 0; }
+  template <class G>
+  void backward(const G&) const {}
+  template <class F>
+  void for_each_leaf(F&&) const {}
+};
+
 // A scalar operand of an arithmetic expression (`x * 2`): it broadcasts like a rank-0
 // tensor but enters Eigen expressions as a plain number.
 template <class S>
-struct Constant : expression_base {
+struct Constant : no_gradient {
   using Scalar = S;
   static constexpr int rank = 0;
   S value;
@@ -71,12 +81,6 @@ struct Constant : expression_base {
   const Shape<0>& dims() const { return shape; }
   void prepare() const {}
   S forward() const { return value; }
-  bool needs_grad() const { return false; }
-  int gradient_paths() const { return 0; }
-  template <class G>
-  void backward(const G&) const {}
-  template <class F>
-  void for_each_leaf(F&&) const {}
 };
 
 template <class T>

@@ -58,7 +58,7 @@ struct Zip : expression_base {
 
 // A comparison: a boolean mask for `where`, through which no gradient flows.
 template <class Rule, class Left, class Right>
-struct Compare : expression_base {
+struct Compare : no_gradient {
   using Scalar = bool;
   using Value = std::conditional_t<is_constant<Left>, typename Right::Scalar, typename Left::Scalar>;
   static constexpr int rank = std::max(Left::rank, Right::rank);
@@ -86,12 +86,6 @@ struct Compare : expression_base {
     else
       return rule.value(a, b);
   }
-  bool needs_grad() const { return false; }
-  int gradient_paths() const { return 0; }
-  template <class G>
-  void backward(const G&) const {}
-  template <class F>
-  void for_each_leaf(F&&) const {}
 };
 
 // where(cond, a, b): a where cond holds, else b; cond is a mask or a 0/1 tensor.
