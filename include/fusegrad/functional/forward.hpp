@@ -87,14 +87,10 @@ EigenTensor<S, 2> hessian(F f, const Tensor<S, R>& x) {
 // J(i, j) = d f(x)_i / d x_j.
 template <class F, class S, int R>
 EigenTensor<S, 2> jacobian(F f, const Tensor<S, R>& x, mode m = mode::automatic) {
-  Index outputs;
-  {
-    no_grad off;
-    Tensor<S, R> probe = x.detach();
-    outputs = functional_detail::run(f, nullptr, probe).size();
-  }
+  auto value = functional_detail::value_at(f, x);
+  const Index outputs = value.size();
   if (m == mode::reverse || (m == mode::automatic && x.size() >= outputs))
-    return functional_detail::jacobian_by_rows(f, x);
+    return functional_detail::jacobian_by_rows(f, x, std::move(value));
   EigenTensor<S, 2> result(outputs, x.size());
   EigenTensor<S, R> direction(x.dimensions());
   for (Index j = 0; j < x.size(); ++j) {

@@ -41,10 +41,13 @@ auto run(F& f, const Seed& seed, Leaves&... leaves) {
     EigenTensor<S, Result::rank> value = result.forward();
     if constexpr (differentiate) {
       if (result.needs_grad()) {
-        if constexpr (std::is_same_v<Seed, seed_ones_t>)
+        if constexpr (std::is_same_v<Seed, seed_ones_t>) {
           result.backward(value.constant(S(1)));
-        else
+        } else {
+          if (seed.dimensions() != value.dimensions())
+            throw_shape_mismatch("seeding the reverse pass", value.dimensions(), seed.dimensions());
           result.backward(seed);
+        }
       }
     }
     return value;
@@ -99,27 +102,23 @@ auto vjp(F f, const Tensor<S, R>& x, const U& u) {
   else
     seed = u;
   Tensor<S, R> leaf = functional_detail::fresh_leaf(x);
-  {
-    no_grad off;  // the output's shape, to check u against before differentiating
-    Tensor<S, R> probe = x.detach();
-    const Out value = functional_detail::run(f, nullptr, probe);
-    if (value.dimensions() != seed.dimensions()) throw_shape_mismatch("vjp", value.dimensions(), seed.dimensions());
-  }
-  auto value = functional_detail::run(f, seed, leaf);
+  auto value = functional_detail::run(f, seed, leaf);  // checks u's shape before the reverse pass
   return std::make_pair(value, EigenTensor<S, R>(leaf.grad()));
 }
 
 namespace functional_detail {
-// The Jacobian by rows: one reverse pass per output element.
+// f's value at x, without recording anything (the shape of what f returns).
 template <class F, class S, int R>
-EigenTensor<S, 2> jacobian_by_rows(F f, const Tensor<S, R>& x) {
-  using Out = functional_detail::output_of<F, Tensor<S, R>>;
-  Out seed;
-  {
-    no_grad off;
-    Tensor<S, R> probe = x.detach();
-    seed = functional_detail::run(f, nullptr, probe);
-  }
+auto value_at(F& f, const Tensor<S, R>& x) {
+  no_grad off;
+  Tensor<S, R> probe = x.detach();
+  return run(f, nullptr, probe);
+}
+
+// The Jacobian by rows: one reverse pass per output element. `seed` is f's value at x,
+// reused as the buffer of the one-hot seeds.
+template <class F, class S, int R, class Out>
+EigenTensor<S, 2> jacobian_by_rows(F f, const Tensor<S, R>& x, Out seed) {
   EigenTensor<S, 2> result(seed.size(), x.size());
   for (Index i = 0; i < seed.size(); ++i) {
     seed.setZero();
