@@ -5,6 +5,7 @@
 #include "../ops/reduction.hpp"
 #include "../ops/unary.hpp"
 #include "cast.hpp"
+#include "lanes.hpp"
 #include "map.hpp"
 #include "materialize.hpp"
 #include "reduce.hpp"

@@ -21,7 +21,7 @@ struct Map : expression_base {
   int gradient_paths() const { return child.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
-    if (!child.needs_grad()) return;
+    if (!child.needs_grad() || fused_backward(*this, g)) return;
     const auto derivative = rule.derivative(child.forward());
     if (evaluate_before_passing<decltype(derivative)>(child)) {
       if constexpr (!ops::is_one<decltype(derivative)> && !ops::is_minus_one<decltype(derivative)>) {

@@ -123,6 +123,11 @@ auto as_node(const T& operand) {
 template <class T>
 using node_of = decltype(as_node(std::declval<const T&>()));
 
+// The fused single-pass adjoint of an elementwise region (lanes.hpp); false when the
+// region does not qualify and the caller must take the per-node path.
+template <class N, class G>
+bool fused_backward(const N& node, const G& g);
+
 // Backward through a node, the gradient reaching a child is g times a local derivative.
 // When several leaves below the child receive it, each would recompute that product
 // (transcendentals included) in its own pass; evaluating it once into a tensor is

@@ -6,10 +6,12 @@
 // rule's partial derivative.
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "../ops/markers.hpp"
-#include "node.hpp"
+#include "../ops/reduction.hpp"
+#include "lanes.hpp"
 
 namespace fusegrad::expr {
 
@@ -28,7 +30,15 @@ struct Reduce : expression_base {
   Shape<input_rank> stretch;  // the reduced dimensions' sizes, 1 elsewhere
   Shape<reduced_rank> reduced;
   Shape<rank> shape;
-  std::shared_ptr<EigenTensor<Scalar, reduced_rank>> cache = std::make_shared<EigenTensor<Scalar, reduced_rank>>();
+  // A full sum or mean of an elementwise region computes its gradients (for seed 1) in
+  // the same pass as its value when a gradient is wanted; they wait in `pending`.
+  static constexpr bool sums_with_gradients =
+      reduced_rank == 0 && (std::is_same_v<Rule, ops::Sum> || std::is_same_v<Rule, ops::Mean>);
+  struct Cached {
+    EigenTensor<Scalar, reduced_rank> value;
+    std::optional<PendingGradients<Scalar>> pending;
+  };
+  std::shared_ptr<Cached> cache = std::make_shared<Cached>();
 
   Reduce(Rule r, Child c, std::array<Index, K> ax) : rule(std::move(r)), child(std::move(c)), axes(ax) {
     std::sort(axes.begin(), axes.end());
@@ -64,16 +74,28 @@ struct Reduce : expression_base {
   const Shape<rank>& dims() const { return shape; }
   void prepare() const {
     child.prepare();
+    if constexpr (sums_with_gradients) {
+      cache->pending.reset();
+      if (grad_enabled() && child.needs_grad()) {
+        const Scalar scale = std::is_same_v<Rule, ops::Mean> ? Scalar(1) / Scalar(element_count(child.dims())) : Scalar(1);
+        Scalar total = 0;
+        if (sum_with_gradients(child, scale, total, cache->pending.emplace())) {
+          cache->value() = total * scale;
+          return;
+        }
+        cache->pending.reset();
+      }
+    }
     if constexpr (input_rank == 0)
-      *cache = child.forward();
+      cache->value = child.forward();
     else
-      rule.evaluate(child.forward(), axes, *cache, broadcaster());
+      rule.evaluate(child.forward(), axes, cache->value, broadcaster());
   }
   decltype(auto) forward() const {
     if constexpr (Keep)
-      return cache->reshape(shape);
+      return cache->value.reshape(shape);
     else
-      return static_cast<const EigenTensor<Scalar, reduced_rank>&>(*cache);
+      return static_cast<const EigenTensor<Scalar, reduced_rank>&>(cache->value);
   }
   bool needs_grad() const { return child.needs_grad(); }
   int gradient_paths() const { return child.gradient_paths(); }
@@ -90,10 +112,17 @@ struct Reduce : expression_base {
         upstream = g.reshape(reduced);
       else
         upstream = g;
+      if constexpr (sums_with_gradients) {
+        if (cache->pending) {
+          deliver(child, *cache->pending, upstream());
+          cache->pending.reset();  // a second backward (retain_graph) takes the path below
+          return;
+        }
+      }
       const Broadcaster broadcast = broadcaster();
       decltype(auto) x = child.forward();
-      const auto state = rule.backward_state(x, *cache, axes, broadcast);
-      const auto partial = rule.partial(x, *cache, state, broadcast);
+      const auto state = rule.backward_state(x, cache->value, axes, broadcast);
+      const auto partial = rule.partial(x, cache->value, state, broadcast);
       if constexpr (reduced_rank == 0)
         child.backward(ops::chain(x.constant(upstream()), partial));
       else

@@ -14,6 +14,16 @@ namespace fusegrad {
 
 struct VariableBase;
 
+namespace detail {
+inline bool& grad_mode_flag() {
+  thread_local bool enabled = true;
+  return enabled;
+}
+}  // namespace detail
+
+// Whether statements are recorded on this thread (fg::no_grad turns it off).
+inline bool grad_enabled() { return detail::grad_mode_flag(); }
+
 // A recorded statement: given its output's gradient, it accumulates into its inputs'.
 // The reverse pass (tape/) orders nodes by `sequence`, which increases with creation,
 // so every node runs after all the nodes that consume its output.

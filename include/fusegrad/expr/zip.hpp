@@ -33,6 +33,7 @@ struct Zip : expression_base {
   int gradient_paths() const { return left.gradient_paths() + right.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
+    if (fused_backward(*this, g)) return;
     if constexpr (!is_constant<Left>)
       if (left.needs_grad()) pass(left, g, rule.d_left(operand_at(left, shape), operand_at(right, shape)));
     if constexpr (!is_constant<Right>)

@@ -16,14 +16,7 @@ inline std::uint64_t next_sequence() {
   static std::atomic<std::uint64_t> counter{0};
   return ++counter;
 }
-inline bool& grad_mode_flag() {
-  thread_local bool enabled = true;
-  return enabled;
-}
 }  // namespace detail
-
-// Whether statements are recorded on this thread.
-inline bool grad_enabled() { return detail::grad_mode_flag(); }
 
 // Within its scope, assignments record nothing and their results need no gradient.
 class no_grad {

@@ -1,0 +1,213 @@
+#pragma once
+// A Lane is one SIMD packet of values (or one value, for the tail of a loop) that
+// answers the same calls as an Eigen tensor expression: x.exp(), x.square(),
+// x.unaryExpr(f), x + y, x > s, ... Every elementwise rule in ops/ is written against
+// that interface, so the very same rule code evaluates a whole tensor through Eigen or
+// one packet in registers inside fusegrad's fused adjoint (expr/lanes.hpp). Each call
+// goes through the Eigen functor that the tensor expression would use, so both paths
+// compute the same numbers.
+#include <type_traits>
+
+#include "config.hpp"
+
+// Packet types carry alignment attributes that template arguments drop; harmless here,
+// as Eigen notes for its own packet templates.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+
+namespace fusegrad {
+
+template <class S, class P>
+struct Lane;
+
+template <class S, class P>
+struct LaneMask;
+
+namespace lanes {
+
+template <class S, class P>
+inline constexpr bool is_scalar_lane = std::is_same_v<S, P>;
+
+template <class S, class P>
+inline constexpr int width = Eigen::internal::unpacket_traits<P>::size;
+
+// f applied to every element of x: its packet form when it has one, else one element
+// at a time.
+template <class S, class P, class F>
+P apply(const F& f, const P& x) {
+  if constexpr (is_scalar_lane<S, P>) {
+    return f(x);
+  } else if constexpr (Eigen::internal::functor_traits<F>::PacketAccess) {
+    return f.packetOp(x);
+  } else {
+    alignas(64) S values[width<S, P>];
+    Eigen::internal::pstore(values, x);
+    for (S& v : values) v = f(v);
+    return Eigen::internal::pload<P>(values);
+  }
+}
+
+template <class S, class P, class F>
+P apply(const F& f, const P& x, const P& y) {
+  if constexpr (is_scalar_lane<S, P>) {
+    return f(x, y);
+  } else if constexpr (Eigen::internal::functor_traits<F>::PacketAccess) {
+    return f.packetOp(x, y);
+  } else {
+    alignas(64) S a[width<S, P>], b[width<S, P>];
+    Eigen::internal::pstore(a, x);
+    Eigen::internal::pstore(b, y);
+    for (int i = 0; i < width<S, P>; ++i) a[i] = f(a[i], b[i]);
+    return Eigen::internal::pload<P>(a);
+  }
+}
+
+template <class S, class P>
+P broadcast(S value) {
+  if constexpr (is_scalar_lane<S, P>)
+    return value;
+  else
+    return Eigen::internal::pset1<P>(value);
+}
+
+template <class S, class P>
+P load(const S* at) {
+  if constexpr (is_scalar_lane<S, P>)
+    return *at;
+  else
+    return Eigen::internal::ploadu<P>(at);
+}
+
+template <class S, class P>
+void store(S* at, const P& value) {
+  if constexpr (is_scalar_lane<S, P>)
+    *at = value;
+  else
+    Eigen::internal::pstoreu(at, value);
+}
+
+// The sum of a lane's elements.
+template <class S, class P>
+S total(const P& value) {
+  if constexpr (is_scalar_lane<S, P>)
+    return value;
+  else
+    return Eigen::internal::predux(value);
+}
+
+}  // namespace lanes
+
+template <class S, class P>
+struct Lane {
+  using Scalar = S;
+  P packet;
+
+  Lane() = default;
+  explicit Lane(const P& p) : packet(p) {}
+
+  template <class F> Lane unaryExpr(const F& f) const { return Lane(lanes::apply<S, P>(f, packet)); }
+  template <class F> Lane binaryExpr(const Lane& y, const F& f) const {
+    return Lane(lanes::apply<S, P>(f, packet, y.packet));
+  }
+  Lane constant(S value) const { return Lane(lanes::broadcast<S, P>(value)); }
+
+  Lane exp() const { return unaryExpr(Eigen::internal::scalar_exp_op<S>()); }
+  Lane log() const { return unaryExpr(Eigen::internal::scalar_log_op<S>()); }
+  Lane sqrt() const { return unaryExpr(Eigen::internal::scalar_sqrt_op<S>()); }
+  Lane rsqrt() const { return unaryExpr(Eigen::internal::scalar_rsqrt_op<S>()); }
+  Lane square() const { return unaryExpr(Eigen::internal::scalar_square_op<S>()); }
+  Lane cube() const { return unaryExpr(Eigen::internal::scalar_cube_op<S>()); }
+  Lane inverse() const { return unaryExpr(Eigen::internal::scalar_inverse_op<S>()); }
+  Lane abs() const { return unaryExpr(Eigen::internal::scalar_abs_op<S>()); }
+  Lane sign() const { return unaryExpr(Eigen::internal::scalar_sign_op<S>()); }
+  Lane sigmoid() const { return unaryExpr(Eigen::internal::scalar_logistic_op<S>()); }
+  Lane tanh() const { return unaryExpr(Eigen::internal::scalar_tanh_op<S>()); }
+  Lane pow(S exponent) const {
+    return unaryExpr(Eigen::internal::bind2nd_op<Eigen::internal::scalar_pow_op<S, S>>(exponent));
+  }
+  template <int Nan = Eigen::PropagateFast> Lane cwiseMax(const Lane& y) const {
+    return binaryExpr(y, Eigen::internal::scalar_max_op<S, S, Nan>());
+  }
+  template <int Nan = Eigen::PropagateFast> Lane cwiseMax(S y) const { return cwiseMax<Nan>(constant(y)); }
+  template <int Nan = Eigen::PropagateFast> Lane cwiseMin(const Lane& y) const {
+    return binaryExpr(y, Eigen::internal::scalar_min_op<S, S, Nan>());
+  }
+  template <int Nan = Eigen::PropagateFast> Lane cwiseMin(S y) const { return cwiseMin<Nan>(constant(y)); }
+
+  Lane operator-() const { return Lane(Eigen::internal::pnegate(packet)); }
+  friend Lane operator+(const Lane& a, const Lane& b) { return Lane(Eigen::internal::padd(a.packet, b.packet)); }
+  friend Lane operator-(const Lane& a, const Lane& b) { return Lane(Eigen::internal::psub(a.packet, b.packet)); }
+  friend Lane operator*(const Lane& a, const Lane& b) { return Lane(Eigen::internal::pmul(a.packet, b.packet)); }
+  friend Lane operator/(const Lane& a, const Lane& b) { return Lane(Eigen::internal::pdiv(a.packet, b.packet)); }
+  friend Lane operator+(const Lane& a, S b) { return a + a.constant(b); }
+  friend Lane operator-(const Lane& a, S b) { return a - a.constant(b); }
+  friend Lane operator*(const Lane& a, S b) { return a * a.constant(b); }
+  friend Lane operator/(const Lane& a, S b) { return a / a.constant(b); }
+  friend Lane operator+(S a, const Lane& b) { return b.constant(a) + b; }
+  friend Lane operator-(S a, const Lane& b) { return b.constant(a) - b; }
+  friend Lane operator*(S a, const Lane& b) { return b.constant(a) * b; }
+  friend Lane operator/(S a, const Lane& b) { return b.constant(a) / b; }
+
+  friend LaneMask<S, P> operator>(const Lane& a, const Lane& b) { return LaneMask<S, P>::less(b, a); }
+  friend LaneMask<S, P> operator<(const Lane& a, const Lane& b) { return LaneMask<S, P>::less(a, b); }
+  friend LaneMask<S, P> operator>=(const Lane& a, const Lane& b) { return LaneMask<S, P>::less_equal(b, a); }
+  friend LaneMask<S, P> operator<=(const Lane& a, const Lane& b) { return LaneMask<S, P>::less_equal(a, b); }
+  friend LaneMask<S, P> operator==(const Lane& a, const Lane& b) { return LaneMask<S, P>::equal(a, b); }
+  friend LaneMask<S, P> operator!=(const Lane& a, const Lane& b) { return !LaneMask<S, P>::equal(a, b); }
+  friend LaneMask<S, P> operator>(const Lane& a, S b) { return a > a.constant(b); }
+  friend LaneMask<S, P> operator<(const Lane& a, S b) { return a < a.constant(b); }
+  friend LaneMask<S, P> operator>=(const Lane& a, S b) { return a >= a.constant(b); }
+  friend LaneMask<S, P> operator<=(const Lane& a, S b) { return a <= a.constant(b); }
+  friend LaneMask<S, P> operator==(const Lane& a, S b) { return a == a.constant(b); }
+  friend LaneMask<S, P> operator!=(const Lane& a, S b) { return a != a.constant(b); }
+};
+
+// Which elements of a lane satisfy a comparison; cast<S>() gives 1 and 0.
+template <class S, class P>
+struct LaneMask {
+  // For packets, all bits set where true; for a single value, 1 or 0.
+  P bits;
+
+  static LaneMask less(const Lane<S, P>& a, const Lane<S, P>& b) {
+    if constexpr (lanes::is_scalar_lane<S, P>)
+      return {S(a.packet < b.packet)};
+    else
+      return {Eigen::internal::pcmp_lt(a.packet, b.packet)};
+  }
+  static LaneMask less_equal(const Lane<S, P>& a, const Lane<S, P>& b) {
+    if constexpr (lanes::is_scalar_lane<S, P>)
+      return {S(a.packet <= b.packet)};
+    else
+      return {Eigen::internal::pcmp_le(a.packet, b.packet)};
+  }
+  static LaneMask equal(const Lane<S, P>& a, const Lane<S, P>& b) {
+    if constexpr (lanes::is_scalar_lane<S, P>)
+      return {S(a.packet == b.packet)};
+    else
+      return {Eigen::internal::pcmp_eq(a.packet, b.packet)};
+  }
+  LaneMask operator!() const {
+    if constexpr (lanes::is_scalar_lane<S, P>)
+      return {S(1) - bits};
+    else
+      return {Eigen::internal::pandnot(Eigen::internal::ptrue(bits), bits)};
+  }
+  template <class T>
+  Lane<S, P> cast() const {
+    static_assert(std::is_same_v<T, S>, "fusegrad: a lane mask converts to its own scalar type only");
+    if constexpr (lanes::is_scalar_lane<S, P>)
+      return Lane<S, P>(bits);
+    else
+      return Lane<S, P>(Eigen::internal::pand(bits, Eigen::internal::pset1<P>(S(1))));
+  }
+  Lane<S, P> select(const Lane<S, P>& if_true, const Lane<S, P>& if_false) const {
+    if constexpr (lanes::is_scalar_lane<S, P>)
+      return bits != S(0) ? if_true : if_false;
+    else
+      return Lane<S, P>(Eigen::internal::pselect(bits, if_true.packet, if_false.packet));
+  }
+};
+
+}  // namespace fusegrad
+
+#pragma GCC diagnostic pop

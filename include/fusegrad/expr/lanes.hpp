@@ -1,0 +1,515 @@
+#pragma once
+// The fused adjoint: the backward of an elementwise region (maps and zips over leaves,
+// constants, stored values and single values stretched over the region) in ONE pass
+// over memory, one SIMD packet at a time.
+//
+// Per packet, a forward sweep computes every node's value in registers and records the
+// operands each node's derivative needs; a reverse sweep then runs the same rules'
+// derivatives from the seed down to the leaves. So each transcendental is computed
+// once per backward, a leaf used twice (x in exp(x) * sin(x)) receives both
+// contributions in the same pass, and a single value stretched over the region (a
+// scalar parameter) gets its gradient as a sum kept in a register, with no
+// region-sized temporary. The rules themselves are those of ops/: they run on Lanes
+// (core/lane.hpp), which answer the same calls as Eigen expressions.
+//
+// How a node is evaluated here lives in its LaneEvaluator, as Eigen keeps evaluators
+// apart from expressions. The evaluator is a plan built once per backward (pointers,
+// and whether a gradient is assigned or added); the values of one packet live in a
+// `record`, a plain struct that the compiler keeps in registers.
+//
+// A full sum (or mean) of a region that needs a gradient runs the region's adjoint in
+// the same pass as its value, seeded with 1, into buffers kept until backward
+// (`PendingGradients`): backward then only scales them by the upstream gradient, or,
+// when that is 1 and a variable has no gradient yet, hands the buffer over. The price
+// is paid even if backward never comes: one pass's worth of derivative work and the
+// buffers' memory until the statement is freed.
+//
+// A region qualifies when every operand of rank >= 1 has the region's full size (no
+// stretching except of single values), and the scalar type is float or double; any
+// other expression takes the per-node path (Map::backward, Zip::backward).
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "../core/lane.hpp"
+#include "../core/pool.hpp"
+#include "map.hpp"
+#include "zip.hpp"
+
+// Packet types carry alignment attributes that template arguments drop; harmless here,
+// as Eigen notes for its own packet templates.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+
+namespace fusegrad::expr {
+
+// A node whose value is held in a tensor (a leaf, an evaluated reduction, contraction or
+// rank-0 subexpression): the region reads it, and hands it its gradient afterwards.
+template <class N>
+concept stored_tensor = requires(const N& node) {
+  { node.forward() } -> std::same_as<const EigenTensor<typename N::Scalar, N::rank>&>;
+};
+
+template <class N>
+inline constexpr bool lane_fusable = stored_tensor<N>;
+template <class S>
+inline constexpr bool lane_fusable<Constant<S>> = true;
+template <class Rule, class Child>
+inline constexpr bool lane_fusable<Map<Rule, Child>> = lane_fusable<Child>;
+template <class Rule, class Left, class Right>
+inline constexpr bool lane_fusable<Zip<Rule, Left, Right>> = lane_fusable<Left> && lane_fusable<Right>;
+
+// Whether every operand of rank >= 1 covers the region's n elements (then its row-major
+// storage lines up with the region's).
+template <class N>
+bool lane_ready(const N& node, Index n) {
+  return N::rank == 0 || element_count(node.dims()) == n;
+}
+template <class Rule, class Child>
+bool lane_ready(const Map<Rule, Child>& node, Index n) {
+  return lane_ready(node.child, n);
+}
+template <class Rule, class Left, class Right>
+bool lane_ready(const Zip<Rule, Left, Right>& node, Index n) {
+  return element_count(node.dims()) == n && lane_ready(node.left, n) && lane_ready(node.right, n);
+}
+
+// A node's value in one packet: a lane, or a plain number for a single value.
+template <class N, class P>
+using lane_value = std::conditional_t<N::rank == 0, typename N::Scalar, Lane<typename N::Scalar, P>>;
+
+// Gradients of a region computed before its backward, seed 1, in the order the plan
+// met its leaves and stored values; delivered in the same order (deliver() below).
+template <class S>
+struct PendingGradients {
+  struct Entry {
+    const void* variable = nullptr;  // identifies a leaf met twice
+    std::shared_ptr<void> buffer;    // an EigenTensor<S, R>; the node that made it knows R
+    S* data = nullptr;
+    S total = 0;          // a single value's gradient
+    bool merged = false;  // this occurrence of a leaf added into an earlier one's buffer
+  };
+  std::vector<Entry> entries;
+  std::size_t cursor = 0;
+
+  template <int R>
+  Entry& add_buffer(const Shape<R>& dims, const void* variable = nullptr) {
+    // The buffer goes back to the pool when the last holder lets go.
+    std::shared_ptr<EigenTensor<S, R>> tensor(new EigenTensor<S, R>(pool::take<S, R>(dims)),
+                                              [](EigenTensor<S, R>* t) {
+                                                pool::give(std::move(*t));
+                                                delete t;
+                                              });
+    Entry& e = entries.emplace_back();
+    e.variable = variable;
+    e.data = tensor->data();
+    e.buffer = std::move(tensor);
+    return e;
+  }
+  template <int R>
+  EigenTensor<S, R>& buffer_of(Entry& e) {
+    return *static_cast<EigenTensor<S, R>*>(e.buffer.get());
+  }
+};
+
+// A stored value other than a leaf: its gradient is gathered in a buffer (or, for a
+// single value, a sum) and handed to the node's own backward when the pass is done.
+template <class N>
+struct LaneEvaluator {
+  using S = typename N::Scalar;
+  const N& node;
+  const S* values;
+  bool needs;
+  PendingGradients<S>* deferred;
+  std::size_t entry = 0;
+  std::optional<EigenTensor<S, N::rank>> adjoint_buffer;
+  S* adjoint = nullptr;
+  S single_total = 0;
+
+  template <class P>
+  struct record {
+    P sum = lanes::broadcast<S, P>(S(0));
+  };
+
+  LaneEvaluator(const N& n, Index, PendingGradients<S>* pending)
+      : node(n), values(n.forward().data()), needs(n.needs_grad()), deferred(pending) {
+    if (!needs) return;
+    if (deferred) {
+      entry = deferred->entries.size();
+      if constexpr (N::rank == 0)
+        deferred->entries.emplace_back();
+      else
+        adjoint = deferred->template add_buffer<N::rank>(n.dims()).data;
+    } else if constexpr (N::rank > 0) {
+      adjoint = adjoint_buffer.emplace(n.dims()).data();
+    }
+  }
+  template <bool Needed, class P>
+  lane_value<N, P> value(record<P>&, Index i) const {
+    if constexpr (N::rank == 0)
+      return values[0];
+    else
+      return Lane<S, P>(lanes::load<S, P>(values + i));
+  }
+  template <class P>
+  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i) {
+    if constexpr (N::rank == 0)
+      r.sum = Eigen::internal::padd(r.sum, seed.packet);
+    else
+      lanes::store<S, P>(adjoint + i, seed.packet);
+  }
+  template <class P>
+  void collect(const record<P>& r) {
+    if constexpr (N::rank == 0) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(r.sum);
+  }
+  void finish() {
+    if (!needs || deferred) return;
+    if constexpr (N::rank == 0) {
+      EigenTensor<S, 0> total;
+      total() = single_total;
+      node.backward(total);
+    } else {
+      node.backward(*adjoint_buffer);
+    }
+  }
+};
+
+// A variable: read from its value, accumulated straight into its gradient. The first
+// contribution of a backward is stored, later ones added (no zero fill).
+template <class S, int R>
+struct LaneEvaluator<Leaf<S, R>> {
+  Variable<S, R>* variable;
+  const S* values;
+  PendingGradients<S>* deferred;
+  std::size_t entry = 0;
+  S* gradient = nullptr;
+  bool add = false;
+  S single_total = 0;
+
+  template <class P>
+  struct record {
+    P sum = lanes::broadcast<S, P>(S(0));
+  };
+
+  LaneEvaluator(const Leaf<S, R>& leaf, Index, PendingGradients<S>* pending)
+      : variable(leaf.variable.get()), values(variable->value->data()), deferred(pending) {
+    if (!variable->tracks()) return;
+    if (deferred) {
+      entry = deferred->entries.size();
+      if constexpr (R == 0) {
+        deferred->entries.emplace_back();
+      } else {
+        for (auto& earlier : deferred->entries)
+          if (earlier.variable == variable && !earlier.merged) gradient = earlier.data, add = true;
+        if (add)
+          deferred->entries.emplace_back().merged = true;
+        else
+          gradient = deferred->template add_buffer<R>(variable->dimensions(), variable).data;
+      }
+    } else if constexpr (R > 0) {
+      add = variable->has_grad;
+      if (!add) {
+        variable->grad.resize(variable->dimensions());
+        variable->has_grad = true;  // a later occurrence of this leaf adds
+      }
+      gradient = variable->grad.data();
+    }
+  }
+  template <bool Needed, class P>
+  lane_value<Leaf<S, R>, P> value(record<P>&, Index i) const {
+    if constexpr (R == 0)
+      return values[0];
+    else
+      return Lane<S, P>(lanes::load<S, P>(values + i));
+  }
+  template <class P>
+  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i) {
+    if constexpr (R == 0) {
+      r.sum = Eigen::internal::padd(r.sum, seed.packet);
+    } else if (gradient) {
+      P contribution = seed.packet;
+      if (add) contribution = Eigen::internal::padd(lanes::load<S, P>(gradient + i), contribution);
+      lanes::store<S, P>(gradient + i, contribution);
+    }
+  }
+  template <class P>
+  void collect(const record<P>& r) {
+    if constexpr (R == 0) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(r.sum);
+  }
+  void finish() {
+    if constexpr (R == 0) {
+      if (!variable->tracks() || deferred) return;
+      const S total = single_total;
+      variable->accumulate_in_place([total](EigenTensor<S, R>& g, bool add_to) {
+        g.data()[0] = add_to ? g.data()[0] + total : total;
+      });
+    }
+  }
+};
+
+template <class S>
+struct LaneEvaluator<Constant<S>> {
+  S constant;
+  template <class P>
+  struct record {};
+  LaneEvaluator(const Constant<S>& c, Index, PendingGradients<S>*) : constant(c.value) {}
+  template <bool Needed, class P>
+  S value(record<P>&, Index) const { return constant; }
+  template <class P>
+  void collect(const record<P>&) {}
+  void finish() {}
+};
+
+template <class Rule, class Child>
+struct LaneEvaluator<Map<Rule, Child>> {
+  using Node = Map<Rule, Child>;
+  using S = typename Node::Scalar;
+  const Node& node;
+  LaneEvaluator<Child> child;
+  bool needs;
+
+  template <class P>
+  struct record {
+    typename LaneEvaluator<Child>::template record<P> child;
+    lane_value<Child, P> x;
+    Lane<S, P> y;
+  };
+
+  LaneEvaluator(const Node& n, Index count, PendingGradients<S>* pending)
+      : node(n), child(n.child, count, pending), needs(n.child.needs_grad()) {}
+  // Whether the derivative reads the map's value y (tanh' = 1 - y^2), its operand x, or
+  // neither (a constant derivative).
+  static constexpr bool from_value = requires(const Rule& rule, const Lane<S, S>& y) {
+    rule.derivative_from_value(y);
+  };
+  static constexpr bool constant_derivative =
+      !from_value && (ops::is_one<decltype(std::declval<const Rule&>().derivative(std::declval<Lane<S, S>>()))> ||
+                      ops::is_minus_one<decltype(std::declval<const Rule&>().derivative(std::declval<Lane<S, S>>()))>);
+
+  // Needed: whether the parent reads this value; what is not read is not computed (a
+  // user's function, or a transcendental, is not called for nothing).
+  template <bool Needed, class P>
+  Lane<S, P> value(record<P>& r, Index i) const {
+    r.x = child.template value<Needed || !constant_derivative>(r.child, i);
+    if constexpr (Needed || from_value) r.y = node.rule.value(r.x);
+    return r.y;
+  }
+  template <class P>
+  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i) {
+    if (!needs) return;
+    if constexpr (from_value)
+      child.adjoint_at(r.child, Lane<S, P>(ops::chain(seed, node.rule.derivative_from_value(r.y))), i);
+    else
+      child.adjoint_at(r.child, Lane<S, P>(ops::chain(seed, node.rule.derivative(r.x))), i);
+  }
+  template <class P>
+  void collect(const record<P>& r) {
+    child.collect(r.child);
+  }
+  void finish() { child.finish(); }
+};
+
+template <class Rule, class Left, class Right>
+struct LaneEvaluator<Zip<Rule, Left, Right>> {
+  using Node = Zip<Rule, Left, Right>;
+  using S = typename Node::Scalar;
+  const Node& node;
+  LaneEvaluator<Left> left;
+  LaneEvaluator<Right> right;
+  bool left_needs, right_needs;
+
+  template <class P>
+  struct record {
+    typename LaneEvaluator<Left>::template record<P> left;
+    typename LaneEvaluator<Right>::template record<P> right;
+    lane_value<Left, P> a;
+    lane_value<Right, P> b;
+  };
+
+  LaneEvaluator(const Node& n, Index count, PendingGradients<S>* pending)
+      : node(n), left(n.left, count, pending), right(n.right, count, pending),
+        left_needs(n.left.needs_grad()), right_needs(n.right.needs_grad()) {}
+  // Add and subtract have constant partials: their operands are read only for the value.
+  static constexpr bool constant_partials = [] {
+    using L = lane_value<Left, S>;
+    using R = lane_value<Right, S>;
+    using DL = decltype(std::declval<const Rule&>().d_left(std::declval<L>(), std::declval<R>()));
+    using DR = decltype(std::declval<const Rule&>().d_right(std::declval<L>(), std::declval<R>()));
+    return (ops::is_one<DL> || ops::is_minus_one<DL>) && (ops::is_one<DR> || ops::is_minus_one<DR>);
+  }();
+
+  template <bool Needed, class P>
+  Lane<S, P> value(record<P>& r, Index i) const {
+    constexpr bool operands = Needed || !constant_partials;
+    r.a = left.template value<operands>(r.left, i);
+    r.b = right.template value<operands>(r.right, i);
+    if constexpr (Needed)
+      return Lane<S, P>(node.rule.value(r.a, r.b));
+    else
+      return Lane<S, P>();
+  }
+  template <class P>
+  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i) {
+    if constexpr (!is_constant<Left>)
+      if (left_needs) left.adjoint_at(r.left, Lane<S, P>(ops::chain(seed, node.rule.d_left(r.a, r.b))), i);
+    if constexpr (!is_constant<Right>)
+      if (right_needs) right.adjoint_at(r.right, Lane<S, P>(ops::chain(seed, node.rule.d_right(r.a, r.b))), i);
+  }
+  template <class P>
+  void collect(const record<P>& r) {
+    left.collect(r.left);
+    right.collect(r.right);
+  }
+  void finish() {
+    left.finish();
+    right.finish();
+  }
+};
+
+// The seed of the pass, g, read a packet at a time through Eigen's own evaluator (g may
+// be a stored gradient or a lazy expression such as a constant).
+template <class S, class G>
+struct ExpressionSeed {
+  Eigen::TensorEvaluator<const G, Eigen::DefaultDevice> g;
+  explicit ExpressionSeed(const G& expression) : g(expression, Eigen::DefaultDevice()) { g.evalSubExprsIfNeeded(nullptr); }
+  ~ExpressionSeed() { g.cleanup(); }
+  template <class P>
+  Lane<S, P> at(Index i) const {
+    if constexpr (lanes::is_scalar_lane<S, P>) {
+      return Lane<S, P>(g.coeff(i));
+    } else if constexpr (decltype(g)::PacketAccess) {
+      return Lane<S, P>(g.template packet<Eigen::Unaligned>(i));
+    } else {
+      alignas(64) S values[lanes::width<S, P>];
+      for (int k = 0; k < lanes::width<S, P>; ++k) values[k] = g.coeff(i + k);
+      return Lane<S, P>(Eigen::internal::pload<P>(values));
+    }
+  }
+};
+
+template <class S>
+struct ConstantSeed {
+  S value;
+  template <class P>
+  Lane<S, P> at(Index) const { return Lane<S, P>(lanes::broadcast<S, P>(value)); }
+};
+
+// One pass over the region: per packet, values forward, then the adjoint from the seed;
+// returns the sum of the region's values when asked to (Sum), summed in blocks so that
+// rounding grows with the block count rather than with n.
+template <bool Sum, class N, class Seed>
+typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
+  using S = typename N::Scalar;
+  using P = typename Eigen::internal::packet_traits<S>::type;
+  constexpr Index width = lanes::width<S, P>, block = 256 * width;
+  typename LaneEvaluator<N>::template record<P> packet_record;
+  S total = 0;
+  Index i = 0;
+  while (i + width <= n) {
+    const Index block_end = std::min(n - width, i + block - width);
+    P block_sum = lanes::broadcast<S, P>(S(0));
+    for (; i <= block_end; i += width) {
+      const Lane<S, P> y = plan.template value<Sum>(packet_record, i);
+      if constexpr (Sum) block_sum = Eigen::internal::padd(block_sum, y.packet);
+      plan.adjoint_at(packet_record, seed.template at<P>(i), i);
+    }
+    total += lanes::total<S, P>(block_sum);
+  }
+  typename LaneEvaluator<N>::template record<S> tail_record;
+  for (; i < n; ++i) {
+    const Lane<S, S> y = plan.template value<Sum>(tail_record, i);
+    if constexpr (Sum) total += y.packet;
+    plan.adjoint_at(tail_record, seed.template at<S>(i), i);
+  }
+  plan.collect(packet_record);
+  plan.collect(tail_record);
+  return total;
+}
+
+template <class N>
+inline constexpr bool lane_region = std::is_floating_point_v<typename N::Scalar> && N::rank > 0 && lane_fusable<N>;
+
+// Runs the fused adjoint of `node` seeded with g when the region qualifies; returns
+// whether it did (else the caller takes the per-node path).
+template <class N, class G>
+bool fused_backward(const N& node, const G& g) {
+  if constexpr (!lane_region<N>) {
+    return false;
+  } else {
+    using S = typename N::Scalar;
+    const Index n = element_count(node.dims());
+    if (n == 0 || !lane_ready(node, n)) return false;
+    const ExpressionSeed<S, G> seed(g);
+    LaneEvaluator<N> plan(node, n, nullptr);
+    sweep<false>(plan, n, seed);
+    plan.finish();
+    return true;
+  }
+}
+
+// The sum of a region's values, with its gradients for seed `scale` computed in the
+// same pass into `pending` (a mean passes 1/n); false when the region does not qualify.
+template <class N, class S>
+bool sum_with_gradients(const N& node, S scale, S& sum, PendingGradients<S>& pending) {
+  if constexpr (!lane_region<N>) {
+    return false;
+  } else {
+    const Index n = element_count(node.dims());
+    if (n == 0 || !lane_ready(node, n)) return false;
+    LaneEvaluator<N> plan(node, n, &pending);
+    sum = sweep<true>(plan, n, ConstantSeed<S>{scale});
+    return true;
+  }
+}
+
+// Hands the gradients in `pending` (for seed 1) to the region's leaves and stored values,
+// scaled by `seed`, visiting them in the order the plan met them.
+template <class N, class S>
+void deliver(const N& node, PendingGradients<S>& pending, S seed) {
+  if (!node.needs_grad()) return;
+  auto& e = pending.entries[pending.cursor++];
+  if constexpr (N::rank == 0) {
+    EigenTensor<S, 0> total;
+    total() = seed * e.total;
+    node.backward(total);
+  } else if (seed == S(1)) {
+    node.backward(pending.template buffer_of<N::rank>(e));
+  } else {
+    node.backward(pending.template buffer_of<N::rank>(e) * seed);
+  }
+}
+template <class S, int R>
+void deliver(const Leaf<S, R>& leaf, PendingGradients<S>& pending, S seed) {
+  Variable<S, R>& v = *leaf.variable;
+  if (!v.tracks()) return;
+  auto& e = pending.entries[pending.cursor++];
+  if constexpr (R == 0) {
+    const S total = seed * e.total;
+    v.accumulate_in_place([total](EigenTensor<S, R>& g, bool add) { g.data()[0] = add ? g.data()[0] + total : total; });
+  } else if (!e.merged) {
+    EigenTensor<S, R>& buffer = pending.template buffer_of<R>(e);
+    if (seed == S(1) && !v.has_grad) {
+      std::swap(v.grad, buffer);  // the buffer becomes the gradient: no copy
+      v.has_grad = true;
+    } else if (seed == S(1)) {
+      v.accumulate(buffer);
+    } else {
+      v.accumulate(buffer * seed);
+    }
+  }
+}
+template <class S>
+void deliver(const Constant<S>&, PendingGradients<S>&, S) {}
+template <class Rule, class Child, class S>
+void deliver(const Map<Rule, Child>& node, PendingGradients<S>& pending, S seed) {
+  deliver(node.child, pending, seed);
+}
+template <class Rule, class Left, class Right, class S>
+void deliver(const Zip<Rule, Left, Right>& node, PendingGradients<S>& pending, S seed) {
+  deliver(node.left, pending, seed);
+  deliver(node.right, pending, seed);
+}
+
+}  // namespace fusegrad::expr
+
+#pragma GCC diagnostic pop

@@ -1,0 +1,163 @@
+// The fused adjoint (expr/lanes.hpp): an elementwise region's backward in one pass,
+// and a full sum's gradients computed with its value. These check what the fusion must
+// keep from the per-node path: every contribution of a leaf met twice, gradients added
+// to earlier ones, single values' gradients as sums, stored values below the region,
+// and the tail of a size that is not a multiple of the SIMD width.
+#include <doctest/doctest.h>
+
+#include <fusegrad/fusegrad.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace fg = fusegrad;
+
+namespace {
+
+template <class S>
+fg::Tensor<S, 1> ramp(fg::Index n, S lo, S hi) {
+  fg::EigenTensor<S, 1> v(n);
+  for (fg::Index i = 0; i < n; ++i) v(i) = lo + (hi - lo) * S(i) / S(n > 1 ? n - 1 : 1);
+  fg::Tensor<S, 1> t(std::move(v));
+  t.requires_grad(true);
+  return t;
+}
+
+// Sizes below, at and around every SIMD width (1, 2, 4, 8, 16 lanes).
+const std::vector<fg::Index> sizes{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 1000};
+
+}  // namespace
+
+TEST_CASE("a leaf used twice in a region receives both contributions, for every size") {
+  for (fg::Index n : sizes) {
+    auto x = ramp<double>(n, -2, 2);
+    fg::Tensor<double, 0> loss = fg::sum(fg::exp(x) * fg::sin(x));
+    loss.backward();
+    double value = 0;
+    for (fg::Index i = 0; i < n; ++i) {
+      const double v = x.value()(i);
+      value += std::exp(v) * std::sin(v);
+      INFO("n = ", n, ", element ", i);
+      CHECK(x.grad()(i) == doctest::Approx(std::exp(v) * (std::sin(v) + std::cos(v))).epsilon(1e-13));
+    }
+    CHECK(loss.item() == doctest::Approx(value).epsilon(1e-13));
+  }
+}
+
+TEST_CASE("scalar parameters stretched over a vector get their gradients as sums") {
+  for (fg::Index n : sizes) {
+    auto y = ramp<double>(n, -1, 3);
+    y.requires_grad(false);
+    fg::Tensor<double, 0> mu(0.3), sigma(0.8);
+    mu.requires_grad(true);
+    sigma.requires_grad(true);
+    fg::Tensor<double, 0> log_density = fg::sum(-0.5 * fg::square((y - mu) / sigma) - fg::log(sigma));
+    log_density.backward();
+    double d_mu = 0, d_sigma = 0;
+    for (fg::Index i = 0; i < n; ++i) {
+      const double z = (y.value()(i) - 0.3) / 0.8;
+      d_mu += z / 0.8;
+      d_sigma += z * z / 0.8 - 1 / 0.8;
+    }
+    INFO("n = ", n);
+    CHECK(mu.grad()() == doctest::Approx(d_mu).epsilon(1e-12));
+    CHECK(sigma.grad()() == doctest::Approx(d_sigma).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("a second backward without zero_grad adds to the first") {
+  auto x = ramp<double>(37, -1, 1);
+  for (int pass = 1; pass <= 2; ++pass) {
+    fg::Tensor<double, 1> y = fg::tanh(x) * x;  // a statement: the region is seeded by y's gradient
+    fg::Tensor<double, 0> loss = fg::sum(y);
+    loss.backward();
+    for (fg::Index i = 0; i < 37; ++i) {
+      const double v = x.value()(i), t = std::tanh(v);
+      CHECK(x.grad()(i) == doctest::Approx(pass * (t + v * (1 - t * t))).epsilon(1e-12));
+    }
+  }
+  x.zero_grad();
+  fg::Tensor<double, 0> again = fg::sum(x * x);
+  again.backward();
+  CHECK(x.grad()(5) == doctest::Approx(2 * x.value()(5)));
+}
+
+TEST_CASE("the gradients of a full sum are scaled by the gradient flowing into the sum") {
+  auto x = ramp<double>(21, 0.1, 2);
+  fg::Tensor<double, 0> s = fg::sum(fg::log(x) * x);  // computed with its gradients (seed 1)
+  fg::Tensor<double, 0> loss = 3.0 * s * s;            // d loss / d s = 6 s
+  loss.backward();
+  const double ds = 6 * s.item();
+  for (fg::Index i = 0; i < 21; ++i) {
+    const double v = x.value()(i);
+    CHECK(x.grad()(i) == doctest::Approx(ds * (std::log(v) + 1)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("a mean computed with its gradients divides them by the count") {
+  auto x = ramp<float>(19, -1, 1);
+  fg::Tensor<float, 0> m = fg::mean(fg::square(x) + x);
+  m.backward();
+  for (fg::Index i = 0; i < 19; ++i)
+    CHECK(x.grad()(i) == doctest::Approx((2 * x.value()(i) + 1) / 19).epsilon(1e-5));
+}
+
+TEST_CASE("backward twice through a retained graph gives the same gradient twice") {
+  auto x = ramp<double>(11, -1, 1);
+  fg::Tensor<double, 0> loss = fg::sum(fg::sin(x) * x);
+  loss.backward(fg::retain_graph);
+  const std::vector<double> first(x.grad().data(), x.grad().data() + 11);
+  x.zero_grad();
+  loss.backward();
+  for (fg::Index i = 0; i < 11; ++i) CHECK(x.grad()(i) == doctest::Approx(first[i]).epsilon(1e-13));
+}
+
+TEST_CASE("a stored value inside a region passes its gradient on to what it was computed from") {
+  auto x = ramp<double>(13, -1, 1);
+  // sum(x) is evaluated before the region; d/dx_i sum(x * sum(x)) = 2 sum(x) for every i
+  fg::Tensor<double, 0> loss = fg::sum(x * fg::sum(x));
+  loss.backward();
+  double total = 0;
+  for (fg::Index i = 0; i < 13; ++i) total += x.value()(i);
+  for (fg::Index i = 0; i < 13; ++i) CHECK(x.grad()(i) == doctest::Approx(2 * total).epsilon(1e-12));
+}
+
+TEST_CASE("the fused pass and the per-node path of a stretched operand agree") {
+  constexpr fg::Index n = 29;
+  auto x = ramp<double>(n, -1.5, 1.5);
+  fg::Tensor<double, 0> fused = fg::sum(fg::exp(x) * fg::cos(x) / (1.0 + x * x));
+  fused.backward();
+  const std::vector<double> once(x.grad().data(), x.grad().data() + n);
+  x.zero_grad();
+  // x stretched over two rows: the region no longer qualifies and each node passes its own
+  // gradient; every element appears twice.
+  const auto rows = fg::Tensor<double, 2>::zeros(2, n);
+  fg::Tensor<double, 0> twice = fg::sum(fg::exp(x + rows) * fg::cos(x + rows) / (1.0 + (x + rows) * (x + rows)));
+  twice.backward();
+  for (fg::Index i = 0; i < n; ++i) CHECK(x.grad()(i) == doctest::Approx(2 * once[i]).epsilon(1e-12));
+  CHECK(twice.item() == doctest::Approx(2 * fused.item()).epsilon(1e-12));
+}
+
+TEST_CASE("a user's function in a region is called once per element, and only its derivative backward") {
+  int calls = 0, derivative_calls = 0;
+  auto f = [&calls](double v) { return ++calls, v * v * v; };
+  auto df = [&derivative_calls](double v) { return ++derivative_calls, 3 * v * v; };
+  auto x = ramp<double>(10, -1, 1);
+  fg::Tensor<double, 0> loss = fg::sum(fg::map(x, f, df) * 2.0);
+  CHECK(calls == 10);
+  CHECK(derivative_calls == 10);  // a full sum computes its gradients with its value
+  loss.backward();
+  CHECK(calls == 10);
+  CHECK(derivative_calls == 10);
+  CHECK(x.grad()(0) == doctest::Approx(6.0));
+}
+
+TEST_CASE("no gradient is computed ahead under no_grad") {
+  int derivative_calls = 0;
+  auto df = [&derivative_calls](double v) { return ++derivative_calls, 2 * v; };
+  auto x = ramp<double>(10, -1, 1);
+  fg::no_grad off;
+  fg::Tensor<double, 0> s = fg::sum(fg::map(x, [](double v) { return v * v; }, df));
+  CHECK(derivative_calls == 0);
+  CHECK(!s.requires_grad());
+}
