@@ -122,7 +122,7 @@ struct LaneEvaluator {
   bool needs;
   PendingGradients<S>* deferred;
   std::size_t entry = 0;
-  std::optional<EigenTensor<S, N::rank>> adjoint_buffer;
+  std::shared_ptr<EigenTensor<S, N::rank>> adjoint_buffer;  // shared by the plan's copies
   S* adjoint = nullptr;
   S single_total = 0;
 
@@ -141,7 +141,8 @@ struct LaneEvaluator {
       else
         adjoint = deferred->template add_buffer<N::rank>(n.dims()).data;
     } else if constexpr (N::rank > 0) {
-      adjoint = adjoint_buffer.emplace(n.dims()).data();
+      adjoint_buffer = pool::make_shared_tensor<S, N::rank>(n.dims());
+      adjoint = adjoint_buffer->data();
     }
   }
   template <bool Needed, class P>
@@ -402,24 +403,28 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
   using S = typename N::Scalar;
   using P = typename Eigen::internal::packet_traits<S>::type;
   constexpr Index width = lanes::width<S, P>, block = 256 * width;
+  // The loops run on a copy of the plan that never leaves this function, so the compiler
+  // knows the stores into gradients cannot change it and keeps its pointers and single
+  // values in registers; what the loops gather is collected into the plan itself.
+  LaneEvaluator<N> work = plan;
   typename LaneEvaluator<N>::template record<P> packet_record;
   S total = 0;
   Index i = 0;
   while (i + width <= n) {
-    const Index block_end = std::min(n - width, i + block - width);
+    const Index block_end = std::min(n, i + block);
     P block_sum = lanes::broadcast<S, P>(S(0));
-    for (; i <= block_end; i += width) {
-      const Lane<S, P> y = plan.template value<Sum>(packet_record, i);
+    for (; i + width <= block_end; i += width) {
+      const Lane<S, P> y = work.template value<Sum>(packet_record, i);
       if constexpr (Sum) block_sum = Eigen::internal::padd(block_sum, y.packet);
-      plan.adjoint_at(packet_record, seed.template at<P>(i), i);
+      work.adjoint_at(packet_record, seed.template at<P>(i), i);
     }
     total += lanes::total<S, P>(block_sum);
   }
   typename LaneEvaluator<N>::template record<S> tail_record;
   for (; i < n; ++i) {
-    const Lane<S, S> y = plan.template value<Sum>(tail_record, i);
+    const Lane<S, S> y = work.template value<Sum>(tail_record, i);
     if constexpr (Sum) total += y.packet;
-    plan.adjoint_at(tail_record, seed.template at<S>(i), i);
+    work.adjoint_at(tail_record, seed.template at<S>(i), i);
   }
   plan.collect(packet_record);
   plan.collect(tail_record);
