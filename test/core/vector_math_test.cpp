@@ -66,6 +66,14 @@ TEST_CASE("vectorised sin, cos, tan and tanh in double are within 2 ulp of the s
 TEST_CASE("vectorised sin, cos, tan and tanh in float are within 2 ulp of the standard library") {
   check_all<float>(2.0);
 }
+TEST_CASE("exp is within 2 ulp of the standard library, and exactly 0 below its underflow") {
+  expect_within_ulps<double>("exp", 700, [](const auto& x) { return fg::exp(x); }, [](double v) { return std::exp(v); }, 2);
+  expect_within_ulps<float>("exp", 85, [](const auto& x) { return fg::exp(x); }, [](float v) { return std::exp(v); }, 2);
+  fg::Tensor<double, 1> x = fg::Tensor<double, 1>::constant({16}, -INFINITY);
+  fg::Tensor<double, 1> y = fg::exp(x) + fg::exp(x - 800.0);
+  for (fg::Index i = 0; i < 16; ++i) CHECK(y(i) == 0.0);
+}
+
 TEST_CASE("the build reports whether transcendentals are vectorised") {
 #if defined(FUSEGRAD_HAS_SLEEF)
   CHECK(fg::vector_math::vectorized);

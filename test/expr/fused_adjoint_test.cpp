@@ -161,3 +161,31 @@ TEST_CASE("no gradient is computed ahead under no_grad") {
   CHECK(derivative_calls == 0);
   CHECK(!s.requires_grad());
 }
+
+TEST_CASE("a full logsumexp computed with its gradients gives the softmax, scaled by the upstream gradient") {
+  for (fg::Index n : sizes) {
+    auto x = ramp<double>(n, -3, 2);
+    fg::Tensor<double, 0> l = 2.0 * fg::logsumexp(x * 3.0);
+    l.backward();
+    double m = -INFINITY, s = 0;
+    for (fg::Index i = 0; i < n; ++i) m = std::max(m, 3 * x.value()(i));
+    for (fg::Index i = 0; i < n; ++i) s += std::exp(3 * x.value()(i) - m);
+    INFO("n = ", n);
+    CHECK(l.item() == doctest::Approx(2 * (m + std::log(s))).epsilon(1e-13));
+    for (fg::Index i = 0; i < n; ++i)
+      CHECK(x.grad()(i) == doctest::Approx(6 * std::exp(3 * x.value()(i) - m) / s).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("a logsumexp of a NaN is NaN, and of -inf everywhere is -inf") {
+  fg::Tensor<double, 1> x{1.0, NAN, 2.0};
+  x.requires_grad(true);
+  fg::Tensor<double, 0> l = fg::logsumexp(x);
+  l.backward();
+  CHECK(std::isnan(l.item()));
+  CHECK(std::isnan(x.grad()(0)));
+  fg::Tensor<double, 1> y{-INFINITY, -INFINITY};
+  y.requires_grad(true);
+  fg::Tensor<double, 0> k = fg::logsumexp(y);
+  CHECK(k.item() == -INFINITY);
+}

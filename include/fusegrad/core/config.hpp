@@ -20,6 +20,18 @@ using Shape = std::array<Index, R>;
 template <class S, int R>
 using EigenTensor = Eigen::Tensor<S, R, Eigen::RowMajor>;
 
+// destination = expression, for a destination already of the expression's dimensions,
+// evaluated element by element (in packets) rather than in tiles: Eigen's tiled path,
+// which it picks for broadcasts, allocates scratch blocks on every evaluation.
+template <class Destination, class Expression>
+void evaluate_into(Destination& destination, const Expression& expression) {
+  using Assign = const Eigen::TensorAssignOp<Destination, const Expression>;
+  const Assign assign(destination, expression);
+  constexpr bool vectorizable = Eigen::internal::IsVectorizable<Eigen::DefaultDevice, Assign>::value;
+  Eigen::internal::TensorExecutor<Assign, Eigen::DefaultDevice, vectorizable,
+                                  Eigen::internal::TiledEvaluation::Off>::run(assign, Eigen::DefaultDevice());
+}
+
 // Marks fusegrad's expression nodes; being a base class, it also makes argument-dependent
 // lookup find fusegrad's operators for every node type.
 struct expression_base {};

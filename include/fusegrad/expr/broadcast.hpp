@@ -47,7 +47,7 @@ decltype(auto) operand_at(const Child& child, const Shape<R>& out) {
 template <class S, int Rc, int R>
 EigenTensor<S, Rc> sum_to_shape(const EigenTensor<S, R>& contribution, const Shape<Rc>& child,
                                 const Shape<R>& promoted, const Shape<R>& out) {
-  EigenTensor<S, Rc> result(child);
+  EigenTensor<S, Rc> result = pool::take<S, Rc>(child);
   const Index total = element_count(out), kept = element_count(promoted);
   // The stretched dimensions are all leading or all trailing: a 2-D reduction that
   // Eigen vectorizes.
@@ -63,8 +63,9 @@ EigenTensor<S, Rc> sum_to_shape(const EigenTensor<S, R>& contribution, const Sha
   if (kept == 0 || total == 0) {
     result.setZero();
   } else if (kept == 1) {
-    EigenTensor<S, 0> all = contribution.sum();
-    result.setConstant(all());
+    pool::Scratch<S, 0> all(Shape<0>{});
+    evaluate_into(all.tensor, contribution.sum());
+    result.setConstant(all.tensor());
   } else if (leading || trailing) {
     const Shape<2> matrix = leading ? Shape<2>{total / kept, kept} : Shape<2>{kept, total / kept};
     const std::array<Index, 1> axis{leading ? 0 : 1};
@@ -100,14 +101,17 @@ void send_to(const Child& child, const E& contribution, const Shape<R>& out) {
       // A single value stretched over the output (a scalar parameter): its gradient is
       // one vectorised sum of the contribution, with no tensor in between.
       using S = typename Child::Scalar;
-      const EigenTensor<S, 0> total = contribution.sum();
-      EigenTensor<S, Child::rank> reduced(child.dims());
-      reduced.setConstant(total());
-      child.backward(reduced);
+      pool::Scratch<S, 0> total(Shape<0>{});
+      evaluate_into(total.tensor, contribution.sum());
+      pool::Scratch<S, Child::rank> reduced(child.dims());
+      reduced.tensor.setConstant(total.tensor());
+      child.backward(reduced.tensor);
     } else {
       using S = typename Child::Scalar;
-      const EigenTensor<S, R> evaluated = contribution;
-      child.backward(sum_to_shape<S, Child::rank, int(R)>(evaluated, child.dims(), promoted, out));
+      pool::Scratch<S, int(R)> evaluated(out);
+      evaluate_into(evaluated.tensor, contribution);
+      pool::Recycled<S, Child::rank> reduced(sum_to_shape<S, Child::rank, int(R)>(evaluated.tensor, child.dims(), promoted, out));
+      child.backward(reduced.tensor);
     }
   }
 }

@@ -32,11 +32,14 @@ struct EvaluatedOperand {
   std::shared_ptr<EigenTensor<S, rank>> cache;
 
   explicit EvaluatedOperand(Child c) : node(std::move(c)) {
-    if constexpr (!is_leaf<Child>) cache = std::make_shared<EigenTensor<S, rank>>();
+    if constexpr (!is_leaf<Child>) cache = pool::make_cache<S, rank>();
   }
   void prepare() const {
     node.prepare();
-    if constexpr (!is_leaf<Child>) *cache = node.forward();
+    if constexpr (!is_leaf<Child>) {
+      pool::fit(*cache, node.dims());
+      evaluate_into(*cache, node.forward());
+    }
   }
   const EigenTensor<S, rank>& value() const {
     if constexpr (is_leaf<Child>)
@@ -51,9 +54,9 @@ struct EvaluatedOperand {
     if constexpr (is_leaf<Child>) {
       if (node.variable->tracks()) node.variable->accumulate_in_place(write);
     } else {
-      EigenTensor<S, rank> evaluated(node.dims());
-      write(evaluated, false);
-      node.backward(evaluated);
+      pool::Recycled<S, rank> evaluated(node.dims());
+      write(evaluated.tensor, false);
+      node.backward(evaluated.tensor);
     }
   }
   // Gives the operand its gradient: a leaf evaluates the contraction straight into its
@@ -63,8 +66,9 @@ struct EvaluatedOperand {
     if constexpr (is_leaf<Child>) {
       node.backward(contribution);
     } else {
-      const EigenTensor<S, rank> evaluated = contribution;
-      node.backward(evaluated);
+      pool::Recycled<S, rank> evaluated(node.dims());
+      evaluate_into(evaluated.tensor, contribution);
+      node.backward(evaluated.tensor);
     }
   }
 };
@@ -135,7 +139,7 @@ struct Contract : expression_base {
   detail::EvaluatedOperand<Right> right;
   std::array<DimensionPair, P> pairs;
   Shape<rank> shape;
-  std::shared_ptr<EigenTensor<Scalar, rank>> cache = std::make_shared<EigenTensor<Scalar, rank>>();
+  std::shared_ptr<EigenTensor<Scalar, rank>> cache = pool::make_cache<Scalar, rank>();
   // Adjoint plans: which dimensions of G and of the other operand are contracted, and
   // the permutation that puts the result in the operand's own dimension order.
   std::array<DimensionPair, right_rank - P> left_adjoint_pairs;
@@ -240,14 +244,14 @@ struct Contract : expression_base {
   void prepare() const {
     left.prepare();
     right.prepare();
+    pool::fit(*cache, shape);
     if constexpr (is_matrix_product) {
-      cache->resize(shape);
       auto out = output_view(cache->data(), shape);
       view<false>(left.value(), pairs[0].first, [&](const auto& a) {
         view<true>(right.value(), pairs[0].second, [&](const auto& b) { out.noalias() = a * b; });
       });
     } else {
-      *cache = left.value().contract(right.value(), pairs);
+      evaluate_into(*cache, left.value().contract(right.value(), pairs));
     }
   }
   const EigenTensor<Scalar, rank>& forward() const { return *cache; }
@@ -263,14 +267,16 @@ struct Contract : expression_base {
       if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
         backward_matrix(g);
       } else {
-        const EigenTensor<Scalar, rank> upstream = g;
-        backward_matrix(upstream);
+        pool::Recycled<Scalar, rank> upstream(shape);
+        evaluate_into(upstream.tensor, g);
+        backward_matrix(upstream.tensor);
       }
     } else if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
       backward_from(g);
     } else {
-      const EigenTensor<Scalar, rank> upstream = g;
-      backward_from(upstream);
+      pool::Recycled<Scalar, rank> upstream(shape);
+      evaluate_into(upstream.tensor, g);
+      backward_from(upstream.tensor);
     }
   }
   // Eigen cannot contract a rank-0 tensor: for a full contraction (dot) each adjoint
@@ -374,7 +380,7 @@ struct BatchedMatmul : expression_base {
   detail::EvaluatedOperand<Left> left;
   detail::EvaluatedOperand<Right> right;
   Shape<3> shape;
-  std::shared_ptr<EigenTensor<Scalar, 3>> cache = std::make_shared<EigenTensor<Scalar, 3>>();
+  std::shared_ptr<EigenTensor<Scalar, 3>> cache = pool::make_cache<Scalar, 3>();
 
   BatchedMatmul(Left l, Right r) : left(std::move(l)), right(std::move(r)) {
     const auto& a = left.node.dims();
@@ -386,7 +392,7 @@ struct BatchedMatmul : expression_base {
   void prepare() const {
     left.prepare();
     right.prepare();
-    cache->resize(shape);
+    pool::fit(*cache, shape);
     const std::array<DimensionPair, 1> inner{DimensionPair{1, 0}};
     for (Index i = 0; i < shape[0]; ++i)
       cache->chip(i, 0) = left.value().chip(i, 0).contract(right.value().chip(i, 0), inner);

@@ -86,7 +86,7 @@ struct Convolution : expression_base {
   Shape<rank> shape;
   Index batch = 0, channels = 0, filters = 0;
   convolution::Axis rows, columns;  // H and W (H = 1 for a 1-D convolution)
-  std::shared_ptr<EigenTensor<Scalar, rank>> cache = std::make_shared<EigenTensor<Scalar, rank>>();
+  std::shared_ptr<EigenTensor<Scalar, rank>> cache = pool::make_cache<Scalar, rank>();
   // The im2col matrix, kept from forward for the kernel's gradient.
   std::shared_ptr<Matrix> cols = std::make_shared<Matrix>();
 
@@ -175,7 +175,7 @@ struct Convolution : expression_base {
   void prepare() const {
     input.prepare();
     kernel.prepare();
-    cache->resize(shape);
+    pool::fit(*cache, shape);
     const Index P = positions();
     if (cache->size() == 0) return;
     im2col(input.value(), *cols);

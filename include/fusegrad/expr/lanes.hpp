@@ -89,17 +89,13 @@ struct PendingGradients {
     S total = 0;          // a single value's gradient
     bool merged = false;  // this occurrence of a leaf added into an earlier one's buffer
   };
-  std::vector<Entry> entries;
+  std::vector<Entry, pool::allocator<Entry>> entries;
   std::size_t cursor = 0;
 
   template <int R>
   Entry& add_buffer(const Shape<R>& dims, const void* variable = nullptr) {
     // The buffer goes back to the pool when the last holder lets go.
-    std::shared_ptr<EigenTensor<S, R>> tensor(new EigenTensor<S, R>(pool::take<S, R>(dims)),
-                                              [](EigenTensor<S, R>* t) {
-                                                pool::give(std::move(*t));
-                                                delete t;
-                                              });
+    std::shared_ptr<EigenTensor<S, R>> tensor = pool::make_shared_tensor<S, R>(dims);
     Entry& e = entries.emplace_back();
     e.variable = variable;
     e.data = tensor->data();
@@ -166,9 +162,9 @@ struct LaneEvaluator {
   void finish() {
     if (!needs || deferred) return;
     if constexpr (N::rank == 0) {
-      EigenTensor<S, 0> total;
-      total() = single_total;
-      node.backward(total);
+      pool::Scratch<S, 0> total(Shape<0>{});
+      total.tensor() = single_total;
+      node.backward(total.tensor);
     } else {
       node.backward(*adjoint_buffer);
     }
@@ -210,7 +206,7 @@ struct LaneEvaluator<Leaf<S, R>> {
     } else if constexpr (R > 0) {
       add = variable->has_grad;
       if (!add) {
-        variable->grad.resize(variable->dimensions());
+        pool::fit(variable->grad, variable->dimensions());
         variable->has_grad = true;  // a later occurrence of this leaf adds
       }
       gradient = variable->grad.data();
@@ -432,7 +428,17 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
 }
 
 template <class N>
-inline constexpr bool lane_region = std::is_floating_point_v<typename N::Scalar> && N::rank > 0 && lane_fusable<N>;
+inline constexpr bool is_elementwise = false;
+template <class Rule, class Child>
+inline constexpr bool is_elementwise<Map<Rule, Child>> = true;
+template <class Rule, class Left, class Right>
+inline constexpr bool is_elementwise<Zip<Rule, Left, Right>> = true;
+
+// A region starts at a map or zip (a stored value alone has nothing to fuse: a sum of a
+// matrix product keeps the product's own backward for a uniform gradient).
+template <class N>
+inline constexpr bool lane_region =
+    std::is_floating_point_v<typename N::Scalar> && N::rank > 0 && is_elementwise<N> && lane_fusable<N>;
 
 // Runs the fused adjoint of `node` seeded with g when the region qualifies; returns
 // whether it did (else the caller takes the per-node path).
@@ -474,9 +480,9 @@ void deliver(const N& node, PendingGradients<S>& pending, S seed) {
   if (!node.needs_grad()) return;
   auto& e = pending.entries[pending.cursor++];
   if constexpr (N::rank == 0) {
-    EigenTensor<S, 0> total;
-    total() = seed * e.total;
-    node.backward(total);
+    pool::Scratch<S, 0> total(Shape<0>{});
+    total.tensor() = seed * e.total;
+    node.backward(total.tensor);
   } else if (seed == S(1)) {
     node.backward(pending.template buffer_of<N::rank>(e));
   } else {

@@ -278,7 +278,7 @@ struct Concat : expression_base {
   std::vector<Shape<Out>> offsets;  // each operand's block in the result
   std::vector<Shape<Out>> extents;
   Shape<Out> shape;
-  std::shared_ptr<EigenTensor<Scalar, Out>> cache = std::make_shared<EigenTensor<Scalar, Out>>();
+  std::shared_ptr<EigenTensor<Scalar, Out>> cache = pool::make_cache<Scalar, Out>();
 
   Concat(std::vector<Child> children, Index dim) : operands(std::move(children)) {
     constexpr bool stacking = Out == input_rank + 1;
@@ -314,9 +314,7 @@ struct Concat : expression_base {
 
   const Shape<Out>& dims() const { return shape; }
   void prepare() const {
-    bool same = true;
-    for (int i = 0; i < Out; ++i) same = same && cache->dimension(i) == shape[i];
-    if (!same) *cache = EigenTensor<Scalar, Out>(shape);  // reused when the shape repeats
+    pool::fit(*cache, shape);
     for (std::size_t k = 0; k < operands.size(); ++k) {
       operands[k].prepare();
       if (element_count(extents[k]) == 0) continue;

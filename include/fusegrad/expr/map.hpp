@@ -25,8 +25,9 @@ struct Map : expression_base {
     const auto derivative = rule.derivative(child.forward());
     if (evaluate_before_passing<decltype(derivative)>(child)) {
       if constexpr (!ops::is_one<decltype(derivative)> && !ops::is_minus_one<decltype(derivative)>) {
-        const EigenTensor<Scalar, rank> evaluated = g * derivative;
-        child.backward(evaluated);
+        pool::Scratch<Scalar, rank> evaluated(dims());
+        evaluate_into(evaluated.tensor, g * derivative);
+        child.backward(evaluated.tensor);
         return;
       }
     }
@@ -39,8 +40,9 @@ struct Map : expression_base {
   void backward_from_value(const G& g, const Y& y) const {
     if (!child.needs_grad()) return;
     if (child.gradient_paths() > 1) {
-      const EigenTensor<Scalar, rank> evaluated = g * rule.derivative_from_value(y);
-      child.backward(evaluated);
+      pool::Scratch<Scalar, rank> evaluated(dims());
+      evaluate_into(evaluated.tensor, g * rule.derivative_from_value(y));
+      child.backward(evaluated.tensor);
     } else {
       child.backward(g * rule.derivative_from_value(y));
     }

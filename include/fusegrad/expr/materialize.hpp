@@ -13,13 +13,14 @@ struct Materialize : expression_base {
   using Scalar = typename Child::Scalar;
   static constexpr int rank = Child::rank;
   Child child;
-  std::shared_ptr<EigenTensor<Scalar, rank>> cache = std::make_shared<EigenTensor<Scalar, rank>>();
+  std::shared_ptr<EigenTensor<Scalar, rank>> cache = pool::make_cache<Scalar, rank>();
 
   explicit Materialize(Child c) : child(std::move(c)) {}
   const Shape<rank>& dims() const { return child.dims(); }
   void prepare() const {
     child.prepare();
-    *cache = child.forward();
+    pool::fit(*cache, child.dims());
+    evaluate_into(*cache, child.forward());
   }
   const EigenTensor<Scalar, rank>& forward() const { return *cache; }
   bool needs_grad() const { return child.needs_grad(); }

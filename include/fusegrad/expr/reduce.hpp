@@ -11,6 +11,8 @@
 
 #include "../ops/markers.hpp"
 #include "../ops/reduction.hpp"
+#include "../ops/unary.hpp"
+#include "../ops/binary.hpp"
 #include "lanes.hpp"
 
 namespace fusegrad::expr {
@@ -34,11 +36,24 @@ struct Reduce : expression_base {
   // the same pass as its value when a gradient is wanted; they wait in `pending`.
   static constexpr bool sums_with_gradients =
       reduced_rank == 0 && (std::is_same_v<Rule, ops::Sum> || std::is_same_v<Rule, ops::Mean>);
+  // A full logsumexp m + log(s), s = sum(exp(x - m)), computes the region exp(x - m) with
+  // its gradients in one pass after the max: d/dx = exp(x - m) / s, so backward only
+  // scales the stored exponentials by g / s.
+  static constexpr bool shifted_exponentials = reduced_rank == 0 && input_rank > 0 &&
+                                               std::is_same_v<Rule, ops::LogSumExp> &&
+                                               std::is_floating_point_v<Scalar>;
+  auto exponentials(Scalar shift) const {
+    return Map<ops::Exp, Zip<ops::Subtract, Child, Constant<Scalar>>>(
+        ops::Exp{}, Zip<ops::Subtract, Child, Constant<Scalar>>(ops::Subtract{}, child, Constant<Scalar>(shift)));
+  }
   struct Cached {
     EigenTensor<Scalar, reduced_rank> value;
     std::optional<PendingGradients<Scalar>> pending;
+    Scalar shift = 0, exponential_sum = 0;  // of a logsumexp computed with its gradients
   };
-  std::shared_ptr<Cached> cache = std::make_shared<Cached>();
+  // Kept, value storage and all, for the next reduction of this type once released.
+  std::shared_ptr<Cached> cache = pool::recycled(pool::acquire<Cached>([](const Cached&) { return true; }),
+                                                 [](Cached& c) { c.pending.reset(); });
 
   Reduce(Rule r, Child c, std::array<Index, K> ax) : rule(std::move(r)), child(std::move(c)), axes(ax) {
     std::sort(axes.begin(), axes.end());
@@ -74,6 +89,7 @@ struct Reduce : expression_base {
   const Shape<rank>& dims() const { return shape; }
   void prepare() const {
     child.prepare();
+    pool::fit(cache->value, reduced);
     if constexpr (sums_with_gradients) {
       cache->pending.reset();
       if (grad_enabled() && child.needs_grad()) {
@@ -81,6 +97,25 @@ struct Reduce : expression_base {
         Scalar total = 0;
         if (sum_with_gradients(child, scale, total, cache->pending.emplace())) {
           cache->value() = total * scale;
+          return;
+        }
+        cache->pending.reset();
+      }
+    }
+    if constexpr (shifted_exponentials) {
+      cache->pending.reset();
+      if (grad_enabled() && child.needs_grad() && lane_region<decltype(exponentials(0))>) {
+        pool::Scratch<Scalar, 0> largest(Shape<0>{});
+        // (A NaN that this max skips still reaches the sum below, and so the result.)
+        evaluate_into(largest.tensor, child.forward().maximum());
+        const Scalar shift = largest.tensor();
+        Scalar total = 0;
+        using std::isfinite;
+        if (isfinite(shift) && sum_with_gradients(exponentials(shift), Scalar(1), total, cache->pending.emplace())) {
+          cache->shift = shift;
+          cache->exponential_sum = total;
+          using std::log;
+          cache->value() = shift + log(total);
           return;
         }
         cache->pending.reset();
@@ -107,15 +142,23 @@ struct Reduce : expression_base {
     } else {
       // The upstream gradient is small (reduced shape): evaluate it once rather than
       // let the broadcast recompute it for every element.
-      EigenTensor<Scalar, reduced_rank> upstream;
+      pool::Scratch<Scalar, reduced_rank> upstream_buffer(reduced);
+      auto& upstream = upstream_buffer.tensor;
       if constexpr (Keep)
-        upstream = g.reshape(reduced);
+        evaluate_into(upstream, g.reshape(reduced));
       else
-        upstream = g;
+        evaluate_into(upstream, g);
       if constexpr (sums_with_gradients) {
         if (cache->pending) {
           deliver(child, *cache->pending, upstream());
           cache->pending.reset();  // a second backward (retain_graph) takes the path below
+          return;
+        }
+      }
+      if constexpr (shifted_exponentials) {
+        if (cache->pending) {
+          deliver(exponentials(cache->shift), *cache->pending, upstream() / cache->exponential_sum);
+          cache->pending.reset();
           return;
         }
       }

@@ -9,6 +9,7 @@
 
 #include "../core/config.hpp"
 #include "../core/error.hpp"
+#include "../core/pool.hpp"
 
 namespace fusegrad {
 
@@ -29,6 +30,7 @@ inline bool grad_enabled() { return detail::grad_mode_flag(); }
 // so every node runs after all the nodes that consume its output.
 struct GraphNode {
   std::uint64_t sequence = 0;
+  std::uint64_t visited = 0;  // the last reverse pass that reached this node
   bool released = false;
   virtual ~GraphNode() = default;
   virtual void run_backward() = 0;
@@ -47,7 +49,10 @@ inline void destroy_iteratively(std::shared_ptr<GraphNode> node) {
     pending->push_back(std::move(node));
     return;
   }
-  std::vector<std::shared_ptr<GraphNode>> queue;
+  // The queue keeps its capacity for the next destruction on this thread.
+  using Queue = std::vector<std::shared_ptr<GraphNode>>;
+  Queue* spare = pool::thread_object<Queue>();
+  Queue queue = spare ? std::move(*spare) : Queue();
   pending = &queue;
   queue.push_back(std::move(node));
   while (!queue.empty()) {
@@ -56,6 +61,7 @@ inline void destroy_iteratively(std::shared_ptr<GraphNode> node) {
     last.reset();
   }
   pending = nullptr;
+  if ((spare = pool::thread_object<Queue>())) *spare = std::move(queue);
 }
 }  // namespace detail
 
@@ -81,7 +87,15 @@ struct Variable final : VariableBase {
   EigenTensor<S, R> retained;
   bool has_retained = false;
 
+  Variable() = default;
   explicit Variable(std::shared_ptr<EigenTensor<S, R>> v) : value(std::move(v)) {}
+
+  // Readies a released variable for reuse: its gradient buffers stay allocated.
+  void clear() {
+    detail::destroy_iteratively(std::move(producer));
+    value.reset();
+    requires_grad = retains_grad = has_grad = has_retained = false;
+  }
 
   Shape<R> dimensions() const {
     Shape<R> d;
@@ -93,9 +107,10 @@ struct Variable final : VariableBase {
   template <class Contribution>
   void accumulate(const Contribution& contribution) {
     if (has_grad) {
-      grad += contribution;
+      evaluate_into(grad, grad + contribution);
     } else {
-      grad = contribution;
+      pool::fit(grad, dimensions());
+      evaluate_into(grad, contribution);
       has_grad = true;
     }
   }
@@ -107,7 +122,7 @@ struct Variable final : VariableBase {
     if (has_grad) {
       write(grad, true);
     } else {
-      grad.resize(dimensions());
+      pool::fit(grad, dimensions());
       write(grad, false);
       has_grad = true;
     }
@@ -121,9 +136,18 @@ struct Variable final : VariableBase {
       else
         retained = grad, has_retained = true;
     }
-    grad = EigenTensor<S, R>();
+    pool::give(std::move(grad));
     has_grad = false;
   }
 };
+
+// A variable holding `value`: one released earlier (with its gradient buffers) when
+// there is one, so that a step that rebuilds its graph allocates nothing for it.
+template <class S, int R>
+std::shared_ptr<Variable<S, R>> make_variable(std::shared_ptr<EigenTensor<S, R>> value) {
+  Variable<S, R>* v = pool::acquire<Variable<S, R>>([](const Variable<S, R>&) { return true; });
+  v->value = std::move(value);
+  return pool::recycled(v, [](Variable<S, R>& released) { released.clear(); });
+}
 
 }  // namespace fusegrad

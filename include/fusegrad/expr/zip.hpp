@@ -43,8 +43,9 @@ struct Zip : expression_base {
   void pass(const Child& child, const G& g, const D& derivative) const {
     if constexpr (!ops::is_one<D> && !ops::is_minus_one<D>) {
       if (evaluate_before_passing<D>(child)) {
-        const EigenTensor<Scalar, rank> evaluated = g * derivative;
-        send_to(child, evaluated, shape);
+        pool::Scratch<Scalar, rank> evaluated(shape);
+        evaluate_into(evaluated.tensor, g * derivative);
+        send_to(child, evaluated.tensor, shape);
         return;
       }
     }

@@ -48,7 +48,7 @@ auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reducti
   if (Index(labels.size()) != d[0])
     throw shape_error("fusegrad: cross_entropy: " + std::to_string(labels.size()) + " labels for logits of shape " +
                       format_shape(d));
-  EigenTensor<S, 2> one_hot(d);
+  EigenTensor<S, 2> one_hot = pool::take<S, 2>(d);
   one_hot.setZero();
   for (Index i = 0; i < d[0]; ++i) {
     if (labels[i] < 0 || labels[i] >= d[1])

@@ -11,11 +11,12 @@ inline constexpr bool is_one = std::is_same_v<std::remove_cvref_t<D>, One>;
 template <class D>
 inline constexpr bool is_minus_one = std::is_same_v<std::remove_cvref_t<D>, MinusOne>;
 
-// upstream * derivative, with the markers folded away.
+// upstream * derivative, with the markers folded away. (A derivative of 1 returns the
+// upstream gradient itself, by reference: never a copy of a tensor.)
 template <class G, class D>
-auto chain(const G& upstream, const D& derivative) {
+decltype(auto) chain(const G& upstream, const D& derivative) {
   if constexpr (is_one<D>)
-    return upstream;
+    return (upstream);
   else if constexpr (is_minus_one<D>)
     return -upstream;
   else

@@ -11,6 +11,8 @@
 
 #include "../core/config.hpp"
 #include "../core/elementwise.hpp"
+#include "../core/pool.hpp"
+#include "../core/vector_math.hpp"
 #include "markers.hpp"
 
 namespace fusegrad::ops {
@@ -124,18 +126,22 @@ struct LogSumExp {
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B& broadcast) const {
     using S = typename X::Scalar;
-    Out shift = x.template maximum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
+    Shape<Out::NumIndices> dims;
+    for (int i = 0; i < Out::NumIndices; ++i) dims[i] = out.dimension(i);
+    pool::Scratch<S, Out::NumIndices> shift_buffer(dims);
+    auto& shift = shift_buffer.tensor;
+    shift = x.template maximum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
     shift = shift.unaryExpr([](S m) {
       using std::isfinite;
       return isfinite(m) ? m : S(0);
     });
-    out = shift + minus_stretched(x, shift, broadcast).exp().sum(axes).log();
+    out = shift + minus_stretched(x, shift, broadcast).unaryExpr(vector_math::exp_op<S>()).sum(axes).log();
   }
   template <class X, class R, class A, class B>
   NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
   template <class X, class R, class B>
   auto partial(const X& x, const R& r, NoState, const B& broadcast) const {
-    return minus_stretched(x, r, broadcast).exp();
+    return minus_stretched(x, r, broadcast).unaryExpr(vector_math::exp_op<typename X::Scalar>());
   }
 };
 

@@ -24,8 +24,8 @@ struct Negate {
 
 struct Exp {
   static constexpr const char* name = "exp";
-  template <class X> auto value(const X& x) const { return x.exp(); }
-  template <class X> auto derivative(const X& x) const { return x.exp(); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::exp_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const { return x.unaryExpr(vector_math::exp_op<scalar_of<X>>()); }
   template <class Y> const Y& derivative_from_value(const Y& y) const { return y; }
 };
 

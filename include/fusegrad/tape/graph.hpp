@@ -67,19 +67,30 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   if (!root.producer) return;
   // Collect the nodes reachable from the root without recursion, refusing a graph
   // that an earlier backward released before anything is computed.
-  std::vector<std::shared_ptr<GraphNode>> order;
-  std::unordered_set<GraphNode*> seen;
-  std::vector<std::shared_ptr<GraphNode>> stack{root.producer};
+  // Each pass marks the nodes it reaches with its own number; the lists keep their
+  // capacity from one pass to the next (a nested pass takes fresh ones).
+  static std::atomic<std::uint64_t> passes{0};
+  const std::uint64_t pass = ++passes;
+  using List = std::vector<std::shared_ptr<GraphNode>>;
+  struct Lists {
+    List order, stack;
+  };
+  Lists* spare = pool::thread_object<Lists>();
+  List order = spare ? std::move(spare->order) : List(), stack = spare ? std::move(spare->stack) : List();
+  order.clear();
+  stack.clear();
+  stack.push_back(root.producer);
   while (!stack.empty()) {
     std::shared_ptr<GraphNode> node = std::move(stack.back());
     stack.pop_back();
-    if (!seen.insert(node.get()).second) continue;
+    if (node->visited == pass) continue;
+    node->visited = pass;
     if (node->released)
       throw graph_error(
           "fusegrad: backward through a graph that an earlier backward already freed; "
           "call the first backward with fg::retain_graph to run backward twice");
     node->visit_inputs([&](VariableBase& input) {
-      if (input.producer && !seen.count(input.producer.get())) stack.push_back(input.producer);
+      if (input.producer && input.producer->visited != pass) stack.push_back(input.producer);
     });
     order.push_back(std::move(node));
   }
@@ -89,6 +100,8 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   for (const auto& node : order) node->run_backward();
   if (!keep_graph)
     for (const auto& node : order) node->release();
+  order.clear();
+  if ((spare = pool::thread_object<Lists>())) spare->order = std::move(order), spare->stack = std::move(stack);
 }
 
 }  // namespace tape

@@ -231,7 +231,7 @@ class Tensor {
   // The same value, cut from the graph: no gradient flows through it.
   Tensor detach() const {
     Tensor t;
-    t.variable_ = std::make_shared<Variable<S, R>>(variable_->value);
+    t.variable_ = make_variable<S, R>(variable_->value);
     return t;
   }
 
@@ -246,7 +246,7 @@ class Tensor {
       if (d < 0) throw shape_error("fusegrad: Tensor dimensions " + format_shape(dims) + " include a negative size");
   }
 
-  void bind(Value&& v) { variable_ = std::make_shared<Variable<S, R>>(std::make_shared<Value>(std::move(v))); }
+  void bind(Value&& v) { variable_ = make_variable<S, R>(pool::share(std::move(v))); }
 
   template <class E>
   void assign(const E& expression) {
@@ -255,11 +255,11 @@ class Tensor {
     static_assert(std::is_same_v<typename E::Scalar, S>,
                   "fusegrad: the expression's scalar type differs from the Tensor's (mixing float and double?)");
     expression.prepare();
-    auto value = std::make_shared<Value>();
-    *value = expression.forward();
-    auto variable = std::make_shared<Variable<S, R>>(std::move(value));
+    auto value = pool::make_shared_tensor<S, R>(expression.dims());
+    evaluate_into(*value, expression.forward());
+    auto variable = make_variable<S, R>(std::move(value));
     if (grad_enabled() && expression.needs_grad())
-      variable->producer = std::make_shared<tape::Statement<S, R, E>>(expression, variable.get());
+      variable->producer = pool::make_shared<tape::Statement<S, R, E>>(expression, variable.get());
     variable_ = std::move(variable);
   }
 
