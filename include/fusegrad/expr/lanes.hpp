@@ -115,6 +115,7 @@ struct LaneEvaluator {
   using S = typename N::Scalar;
   const N& node;
   const S* values;
+  S single;  // the value itself, for rank 0: read once, not through a pointer per packet
   bool needs;
   PendingGradients<S>* deferred;
   std::size_t entry = 0;
@@ -123,12 +124,10 @@ struct LaneEvaluator {
   S single_total = 0;
 
   template <class P>
-  struct record {
-    P sum = lanes::broadcast<S, P>(S(0));
-  };
+  struct record {};
 
   LaneEvaluator(const N& n, Index, PendingGradients<S>* pending)
-      : node(n), values(n.forward().data()), needs(n.needs_grad()), deferred(pending) {
+      : node(n), values(n.forward().data()), single(values[0]), needs(n.needs_grad()), deferred(pending) {
     if (!needs) return;
     if (deferred) {
       entry = deferred->entries.size();
@@ -144,20 +143,22 @@ struct LaneEvaluator {
   template <bool Needed, class P>
   lane_value<N, P> value(record<P>&, Index i) const {
     if constexpr (N::rank == 0)
-      return values[0];
+      return single;
     else
       return Lane<S, P>(lanes::load<S, P>(values + i));
   }
+  static constexpr int slots = N::rank == 0 ? 1 : 0;
   template <class P>
-  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i) {
+  void adjoint_at(record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
     if constexpr (N::rank == 0)
-      r.sum = Eigen::internal::padd(r.sum, seed.packet);
+      sums[0] = Eigen::internal::padd(sums[0], seed.packet);
     else
       lanes::store<S, P>(adjoint + i, seed.packet);
   }
   template <class P>
-  void collect(const record<P>& r) {
-    if constexpr (N::rank == 0) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(r.sum);
+  void collect(const P* sums) {
+    if constexpr (N::rank == 0)
+      if (needs) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(sums[0]);
   }
   void finish() {
     if (!needs || deferred) return;
@@ -177,6 +178,7 @@ template <class S, int R>
 struct LaneEvaluator<Leaf<S, R>> {
   Variable<S, R>* variable;
   const S* values;
+  S single;  // the value itself, for rank 0
   PendingGradients<S>* deferred;
   std::size_t entry = 0;
   S* gradient = nullptr;
@@ -184,12 +186,10 @@ struct LaneEvaluator<Leaf<S, R>> {
   S single_total = 0;
 
   template <class P>
-  struct record {
-    P sum = lanes::broadcast<S, P>(S(0));
-  };
+  struct record {};
 
   LaneEvaluator(const Leaf<S, R>& leaf, Index, PendingGradients<S>* pending)
-      : variable(leaf.variable.get()), values(variable->value->data()), deferred(pending) {
+      : variable(leaf.variable.get()), values(variable->value->data()), single(values[0]), deferred(pending) {
     if (!variable->tracks()) return;
     if (deferred) {
       entry = deferred->entries.size();
@@ -215,14 +215,15 @@ struct LaneEvaluator<Leaf<S, R>> {
   template <bool Needed, class P>
   lane_value<Leaf<S, R>, P> value(record<P>&, Index i) const {
     if constexpr (R == 0)
-      return values[0];
+      return single;
     else
       return Lane<S, P>(lanes::load<S, P>(values + i));
   }
+  static constexpr int slots = R == 0 ? 1 : 0;
   template <class P>
-  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i) {
+  void adjoint_at(record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
     if constexpr (R == 0) {
-      r.sum = Eigen::internal::padd(r.sum, seed.packet);
+      sums[0] = Eigen::internal::padd(sums[0], seed.packet);
     } else if (gradient) {
       P contribution = seed.packet;
       if (add) contribution = Eigen::internal::padd(lanes::load<S, P>(gradient + i), contribution);
@@ -230,8 +231,9 @@ struct LaneEvaluator<Leaf<S, R>> {
     }
   }
   template <class P>
-  void collect(const record<P>& r) {
-    if constexpr (R == 0) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(r.sum);
+  void collect(const P* sums) {
+    if constexpr (R == 0)
+      if (variable->tracks()) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(sums[0]);
   }
   void finish() {
     if constexpr (R == 0) {
@@ -253,7 +255,8 @@ struct LaneEvaluator<Constant<S>> {
   template <bool Needed, class P>
   S value(record<P>&, Index) const { return constant; }
   template <class P>
-  void collect(const record<P>&) {}
+  void collect(const P*) {}
+  static constexpr int slots = 0;
   void finish() {}
 };
 
@@ -292,16 +295,21 @@ struct LaneEvaluator<Map<Rule, Child>> {
     return r.y;
   }
   template <class P>
-  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i) {
-    if (!needs) return;
+  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i, P* sums) {
+    // Below a single value's running sum the call is unconditional: a sum updated under
+    // a branch would live in memory rather than in a register. (What it gathers for a
+    // value that needs no gradient is dropped in collect.)
+    if constexpr (LaneEvaluator<Child>::slots == 0)
+      if (!needs) return;
     if constexpr (from_value)
-      child.adjoint_at(r.child, Lane<S, P>(ops::chain(seed, node.rule.derivative_from_value(r.y))), i);
+      child.adjoint_at(r.child, Lane<S, P>(ops::chain(seed, node.rule.derivative_from_value(r.y))), i, sums);
     else
-      child.adjoint_at(r.child, Lane<S, P>(ops::chain(seed, node.rule.derivative(r.x))), i);
+      child.adjoint_at(r.child, Lane<S, P>(ops::chain(seed, node.rule.derivative(r.x))), i, sums);
   }
+  static constexpr int slots = LaneEvaluator<Child>::slots;
   template <class P>
-  void collect(const record<P>& r) {
-    child.collect(r.child);
+  void collect(const P* sums) {
+    child.collect(sums);
   }
   void finish() { child.finish(); }
 };
@@ -346,16 +354,19 @@ struct LaneEvaluator<Zip<Rule, Left, Right>> {
       return Lane<S, P>();
   }
   template <class P>
-  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i) {
+  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i, P* sums) {
+    constexpr bool left_sums = LaneEvaluator<Left>::slots > 0, right_sums = LaneEvaluator<Right>::slots > 0;
     if constexpr (!is_constant<Left>)
-      if (left_needs) left.adjoint_at(r.left, Lane<S, P>(ops::chain(seed, node.rule.d_left(r.a, r.b))), i);
+      if (left_sums || left_needs) left.adjoint_at(r.left, Lane<S, P>(ops::chain(seed, node.rule.d_left(r.a, r.b))), i, sums);
     if constexpr (!is_constant<Right>)
-      if (right_needs) right.adjoint_at(r.right, Lane<S, P>(ops::chain(seed, node.rule.d_right(r.a, r.b))), i);
+      if (right_sums || right_needs) right.adjoint_at(r.right, Lane<S, P>(ops::chain(seed, node.rule.d_right(r.a, r.b))), i,
+                                     sums + LaneEvaluator<Left>::slots);
   }
+  static constexpr int slots = LaneEvaluator<Left>::slots + LaneEvaluator<Right>::slots;
   template <class P>
-  void collect(const record<P>& r) {
-    left.collect(r.left);
-    right.collect(r.right);
+  void collect(const P* sums) {
+    left.collect(sums);
+    right.collect(sums + LaneEvaluator<Left>::slots);
   }
   void finish() {
     left.finish();
@@ -404,6 +415,12 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
   // values in registers; what the loops gather is collected into the plan itself.
   LaneEvaluator<N> work = plan;
   typename LaneEvaluator<N>::template record<P> packet_record;
+  // The running sums of single values' gradients: a small local array indexed by
+  // constants once inlined, which the compiler keeps in registers.
+  constexpr int slots = LaneEvaluator<N>::slots > 0 ? LaneEvaluator<N>::slots : 1;
+  P sums[slots];
+  S tail_sums[slots];
+  for (int k = 0; k < slots; ++k) sums[k] = lanes::broadcast<S, P>(S(0)), tail_sums[k] = S(0);
   S total = 0;
   Index i = 0;
   while (i + width <= n) {
@@ -412,7 +429,7 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
     for (; i + width <= block_end; i += width) {
       const Lane<S, P> y = work.template value<Sum>(packet_record, i);
       if constexpr (Sum) block_sum = Eigen::internal::padd(block_sum, y.packet);
-      work.adjoint_at(packet_record, seed.template at<P>(i), i);
+      work.adjoint_at(packet_record, seed.template at<P>(i), i, sums);
     }
     total += lanes::total<S, P>(block_sum);
   }
@@ -420,10 +437,10 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
   for (; i < n; ++i) {
     const Lane<S, S> y = work.template value<Sum>(tail_record, i);
     if constexpr (Sum) total += y.packet;
-    work.adjoint_at(tail_record, seed.template at<S>(i), i);
+    work.adjoint_at(tail_record, seed.template at<S>(i), i, tail_sums);
   }
-  plan.collect(packet_record);
-  plan.collect(tail_record);
+  plan.collect(sums);
+  plan.collect(tail_sums);
   return total;
 }
 
