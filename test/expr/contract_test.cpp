@@ -117,3 +117,34 @@ TEST_CASE("matmul with transposed operands equals the product of the transposes"
       "A^T v", [](const auto& m, const auto& v) { return fg::matmul(fg::transpose(m), v); },
       fg::testing::random_tensor<double, 2>({3, 4}), fg::testing::random_tensor<double, 1>({3}));
 }
+
+TEST_CASE("a scaled full sum of a product with transposed and vector operands, run twice, adds its row and column sums") {
+  auto at = random_tensor<double, 2>({5, 3});  // used as A = at^T, 3 x 5
+  auto b = random_tensor<double, 2>({5, 4});
+  auto u = random_tensor<double, 1>({5});
+  auto v = random_tensor<double, 1>({4});
+  for (int pass = 1; pass <= 2; ++pass) {
+    fg::Tensor<double, 0> loss = 2.0 * fg::sum(fg::matmul(fg::transpose(at), b)) + 3.0 * fg::sum(fg::matmul(u, b)) +
+                                 0.5 * fg::sum(fg::matmul(b, v));
+    loss.backward();
+    for (int k = 0; k < 5; ++k)
+      for (int i = 0; i < 3; ++i) {
+        double row = 0;
+        for (int j = 0; j < 4; ++j) row += b(k, j);
+        CHECK(at.grad()(k, i) == doctest::Approx(pass * 2 * row));
+      }
+    for (int k = 0; k < 5; ++k) {
+      double a_column = 0, row = 0;
+      for (int i = 0; i < 3; ++i) a_column += at(k, i);
+      for (int j = 0; j < 4; ++j) row += b(k, j);
+      CHECK(u.grad()(k) == doctest::Approx(pass * 3 * row));
+      for (int j = 0; j < 4; ++j)
+        CHECK(b.grad()(k, j) == doctest::Approx(pass * (2 * a_column + 3 * u(k) + 0.5 * v(j))));
+    }
+    for (int j = 0; j < 4; ++j) {
+      double column = 0;
+      for (int k = 0; k < 5; ++k) column += b(k, j);
+      CHECK(v.grad()(j) == doctest::Approx(pass * 0.5 * column));
+    }
+  }
+}

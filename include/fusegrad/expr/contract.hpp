@@ -328,6 +328,42 @@ struct Contract : expression_base {
   // With G = c everywhere (the contraction feeds a full sum), dA = c times B summed
   // over its free dimensions, stretched over A's: a reduction instead of a product.
   void backward_uniform(Scalar c) const {
+    if constexpr (is_matrix_product) {
+      // dA = c 1 (B 1)^T: every row of dA is c times B's row sums; dB = c (A^T 1) 1^T:
+      // every column of dB is c times A's column sums. No product, no temporary matrix.
+      using Vector = Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
+      if (left.node.needs_grad()) {
+        view<true>(right.value(), pairs[0].second, [&](const auto& b) {
+          pool::Recycled<Scalar, 1> buffer(Shape<1>{Index(b.rows())});
+          Vector sums(buffer.tensor.data(), b.rows());
+          sums.noalias() = b.rowwise().sum() * c;
+          left.backward_in_place([&](auto& gradient, bool add) {
+            view<false>(gradient, pairs[0].first, [&](auto& d) {
+              if (add)
+                d.rowwise() += sums.transpose();
+              else
+                d.rowwise() = sums.transpose();
+            });
+          });
+        });
+      }
+      if (right.node.needs_grad()) {
+        view<false>(left.value(), pairs[0].first, [&](const auto& a) {
+          pool::Recycled<Scalar, 1> buffer(Shape<1>{Index(a.cols())});
+          Vector sums(buffer.tensor.data(), a.cols());
+          sums.noalias() = a.colwise().sum().transpose() * c;
+          right.backward_in_place([&](auto& gradient, bool add) {
+            view<true>(gradient, pairs[0].second, [&](auto& d) {
+              if (add)
+                d.colwise() += sums;
+              else
+                d.colwise() = sums;
+            });
+          });
+        });
+      }
+      return;
+    }
     if (left.node.needs_grad()) {
       std::array<Index, right_rank - P> b_free;
       for (int m = 0; m < right_rank - P; ++m) b_free[m] = left_adjoint_pairs[m].second;
