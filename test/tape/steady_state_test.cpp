@@ -9,6 +9,7 @@
 #include <fusegrad/fusegrad.hpp>
 
 #include <cstddef>
+#include <thread>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
@@ -151,4 +152,31 @@ TEST_CASE("peak heap of 1000 training steps does not grow after the second step"
   for (int i = 2; i < 1000; ++i) model.step();
   CHECK(counters.peak_bytes <= peak_after_two);
   CHECK(counters.live_bytes <= peak_after_two);
+}
+
+TEST_CASE("tensors built on one thread and released on another, after it ended, are freed safely") {
+  // Pools are per thread: what a thread releases joins its own pools, and what is
+  // released after a thread's pools are gone goes straight back to the system. Under
+  // AddressSanitizer this case checks that no pooled memory is used after it is freed.
+  fg::Tensor<double, 1> input = fg::Tensor<double, 1>::zeros(1), doubled = fg::Tensor<double, 1>::zeros(1);
+  fg::Tensor<double, 0> loss(0.0);
+  std::thread worker([&] {
+    auto x = fg::Tensor<double, 1>::random(1000);
+    x.requires_grad(true);
+    for (int i = 0; i < 3; ++i) {
+      x.zero_grad();
+      fg::Tensor<double, 0> l = fg::sum(fg::exp(x) * x);
+      l.backward();
+    }
+    x.zero_grad();
+    input = x;
+    doubled = x * 2.0;  // statements whose graph outlives this thread
+    loss = fg::sum(doubled);
+  });
+  worker.join();
+  loss.backward();  // runs and frees, on this thread, a graph the worker built
+  double total = 0;
+  for (fg::Index i = 0; i < 1000; ++i) total += doubled.value()(i);
+  CHECK(loss.item() == doctest::Approx(total));
+  for (fg::Index i = 0; i < 1000; i += 111) CHECK(input.grad()(i) == 2.0);
 }
