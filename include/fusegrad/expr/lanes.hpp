@@ -15,7 +15,9 @@
 // How a node is evaluated here lives in its LaneEvaluator, as Eigen keeps evaluators
 // apart from expressions. The evaluator is a plan built once per backward (pointers,
 // and whether a gradient is assigned or added); the values of one packet live in a
-// `record`, a plain struct that the compiler keeps in registers.
+// `record`, a plain local struct, and the running sums of single values' gradients in a
+// small local array indexed by compile-time slots, which the compiler keeps in
+// registers.
 //
 // A full sum (or mean) of a region that needs a gradient runs the region's adjoint in
 // the same pass as its value, seeded with 1, into buffers kept until backward
