@@ -42,7 +42,10 @@ struct Statement final : GraphNode {
   std::optional<Expression> expression;
   Variable<S, R>* output;  // owns this node, so it outlives every use below
 
-  Statement(const Expression& e, Variable<S, R>* out) : expression(e), output(out) { sequence = detail::next_sequence(); }
+  template <class E>
+  Statement(E&& e, Variable<S, R>* out) : expression(std::forward<E>(e)), output(out) {
+    sequence = detail::next_sequence();
+  }
 
   void run_backward() override {
     if (!output->has_grad) return;

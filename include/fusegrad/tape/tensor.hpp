@@ -118,9 +118,12 @@ class Tensor {
   }
 
   // Evaluates an expression (one fused Eigen evaluation) and records it on the tape.
-  template <expr::Node E>
-  Tensor(const E& expression) {
-    assign(expression);
+  // (A temporary expression is moved into the tape rather than copied: fewer reference
+  // counts to touch per statement.)
+  template <class E>
+    requires expr::Node<std::remove_cvref_t<E>>
+  Tensor(E&& expression) {
+    assign(std::forward<E>(expression));
   }
 
   Tensor(const Tensor&) = default;
@@ -129,9 +132,10 @@ class Tensor {
   Tensor& operator=(Tensor&&) noexcept = default;
 
   // Rebinds this handle to the expression's value; other handles keep the old one.
-  template <expr::Node E>
-  Tensor& operator=(const E& expression) {
-    assign(expression);
+  template <class E>
+    requires expr::Node<std::remove_cvref_t<E>>
+  Tensor& operator=(E&& expression) {
+    assign(std::forward<E>(expression));
     return *this;
   }
 
@@ -248,8 +252,9 @@ class Tensor {
 
   void bind(Value&& v) { variable_ = make_variable<S, R>(pool::share(std::move(v))); }
 
-  template <class E>
-  void assign(const E& expression) {
+  template <class Expression>
+  void assign(Expression&& expression) {
+    using E = std::remove_cvref_t<Expression>;
     static_assert(E::rank == R,
                   "fusegrad: the expression's rank differs from the Tensor's rank (reduce or reshape it first)");
     static_assert(std::is_same_v<typename E::Scalar, S>,
@@ -259,7 +264,7 @@ class Tensor {
     evaluate_into(*value, expression.forward());
     auto variable = make_variable<S, R>(std::move(value));
     if (grad_enabled() && expression.needs_grad())
-      variable->producer = pool::make_shared<tape::Statement<S, R, E>>(expression, variable.get());
+      variable->producer = pool::make_shared<tape::Statement<S, R, E>>(std::forward<Expression>(expression), variable.get());
     variable_ = std::move(variable);
   }
 
