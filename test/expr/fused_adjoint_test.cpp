@@ -189,3 +189,24 @@ TEST_CASE("a logsumexp of a NaN is NaN, and of -inf everywhere is -inf") {
   fg::Tensor<double, 0> k = fg::logsumexp(y);
   CHECK(k.item() == -INFINITY);
 }
+
+TEST_CASE("forward over reverse through fused regions gives the closed-form Hessian-vector product") {
+  // f(x) = sum(exp(x) sin(x)) + logsumexp(x): H = diag(2 exp(x) cos(x)) + diag(p) - p p^T,
+  // p = softmax(x). On dual numbers the fused passes run one element at a time.
+  for (fg::Index n : {fg::Index(1), fg::Index(5), fg::Index(19)}) {
+    auto x = ramp<double>(n, -1, 1.5);
+    fg::EigenTensor<double, 1> v(n);
+    for (fg::Index i = 0; i < n; ++i) v(i) = std::cos(double(i));
+    auto f = [](const auto& p) { return fg::sum(fg::exp(p) * fg::sin(p)) + fg::logsumexp(p); };
+    const auto hv = fg::hvp(f, x, v);
+    double m = -INFINITY, s = 0, pv = 0;
+    for (fg::Index i = 0; i < n; ++i) m = std::max(m, x.value()(i));
+    for (fg::Index i = 0; i < n; ++i) s += std::exp(x.value()(i) - m);
+    for (fg::Index i = 0; i < n; ++i) pv += std::exp(x.value()(i) - m) / s * v(i);
+    for (fg::Index i = 0; i < n; ++i) {
+      const double xi = x.value()(i), p = std::exp(xi - m) / s;
+      INFO("n = ", n, ", element ", i);
+      CHECK(hv(i) == doctest::Approx(2 * std::exp(xi) * std::cos(xi) * v(i) + p * v(i) - p * pv).epsilon(1e-12));
+    }
+  }
+}

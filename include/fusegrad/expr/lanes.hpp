@@ -455,9 +455,11 @@ inline constexpr bool is_elementwise<Zip<Rule, Left, Right>> = true;
 
 // A region starts at a map or zip (a stored value alone has nothing to fuse: a sum of a
 // matrix product keeps the product's own backward for a uniform gradient).
+// Dual numbers (forward over reverse: hvp, hessian) run through it too, one element per
+// "packet", since Eigen has no SIMD for them.
 template <class N>
-inline constexpr bool lane_region =
-    std::is_floating_point_v<typename N::Scalar> && N::rank > 0 && is_elementwise<N> && lane_fusable<N>;
+inline constexpr bool lane_region = (std::is_floating_point_v<typename N::Scalar> || is_dual<typename N::Scalar>) &&
+                                    N::rank > 0 && is_elementwise<N> && lane_fusable<N>;
 
 // Runs the fused adjoint of `node` seeded with g when the region qualifies; returns
 // whether it did (else the caller takes the per-node path).

@@ -40,8 +40,7 @@ struct Reduce : expression_base {
   // its gradients in one pass after the max: d/dx = exp(x - m) / s, so backward only
   // scales the stored exponentials by g / s.
   static constexpr bool shifted_exponentials = reduced_rank == 0 && input_rank > 0 &&
-                                               std::is_same_v<Rule, ops::LogSumExp> &&
-                                               std::is_floating_point_v<Scalar>;
+                                               std::is_same_v<Rule, ops::LogSumExp>;
   auto exponentials(Scalar shift) const {
     return Map<ops::Exp, Zip<ops::Subtract, Child, Constant<Scalar>>>(
         ops::Exp{}, Zip<ops::Subtract, Child, Constant<Scalar>>(ops::Subtract{}, child, Constant<Scalar>(shift)));
