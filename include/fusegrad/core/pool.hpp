@@ -245,34 +245,39 @@ struct Holder {
   EigenTensor<S, R> tensor;
 };
 
+// A kept holder (one whose tensor has `count` elements when there is one), shared so
+// that it is kept again once the last holder lets go.
+template <class S, int R>
+std::shared_ptr<EigenTensor<S, R>> share_holder(Index count) {
+  Holder<S, R>* h = acquire<Holder<S, R>>([count](const Holder<S, R>& k) { return k.tensor.size() == count; });
+  return std::shared_ptr<EigenTensor<S, R>>(
+      &h->tensor, [h](EigenTensor<S, R>*) { release(h); }, allocator<EigenTensor<S, R>>{});
+}
+
 // A shared tensor of the given dimensions (contents unspecified), reused with its
 // storage once the last holder lets go.
 template <class S, int R>
 std::shared_ptr<EigenTensor<S, R>> make_shared_tensor(const std::type_identity_t<Shape<R>>& dims) {
   Index count = 1;
   for (Index d : dims) count *= d;
-  Holder<S, R>* h = acquire<Holder<S, R>>([count](const Holder<S, R>& k) { return k.tensor.size() == count; });
-  fit(h->tensor, dims);
-  return std::shared_ptr<EigenTensor<S, R>>(
-      &h->tensor, [h](EigenTensor<S, R>*) { release(h); }, allocator<EigenTensor<S, R>>{});
+  auto t = share_holder<S, R>(count);
+  fit(*t, dims);
+  return t;
 }
 
 // An empty shared tensor for a cache (sized later through fit()).
 template <class S, int R>
 std::shared_ptr<EigenTensor<S, R>> make_cache() {
-  Holder<S, R>* h = acquire<Holder<S, R>>([](const Holder<S, R>&) { return true; });
-  return std::shared_ptr<EigenTensor<S, R>>(
-      &h->tensor, [h](EigenTensor<S, R>*) { release(h); }, allocator<EigenTensor<S, R>>{});
+  return share_holder<S, R>(R == 0 ? 1 : 0);
 }
 
 // An existing tensor, shared; its storage goes to the pool when the last holder lets go.
 template <class S, int R>
 std::shared_ptr<EigenTensor<S, R>> share(EigenTensor<S, R>&& t) {
-  Holder<S, R>* h = acquire<Holder<S, R>>([](const Holder<S, R>& k) { return k.tensor.size() == 0; });
-  give(std::move(h->tensor));
-  h->tensor = std::move(t);
-  return std::shared_ptr<EigenTensor<S, R>>(
-      &h->tensor, [h](EigenTensor<S, R>*) { release(h); }, allocator<EigenTensor<S, R>>{});
+  auto shared = share_holder<S, R>(R == 0 ? 1 : 0);
+  give(std::move(*shared));
+  *shared = std::move(t);
+  return shared;
 }
 
 }  // namespace fusegrad::pool

@@ -110,63 +110,80 @@ struct PendingGradients {
   }
 };
 
-// A stored value other than a leaf: its gradient is gathered in a buffer (or, for a
-// single value, a sum) and handed to the node's own backward when the pass is done.
-template <class N>
-struct LaneEvaluator {
-  using S = typename N::Scalar;
-  const N& node;
+// What every operand read from storage shares: its values (a single value read once,
+// not through a pointer per packet), and for a single value (rank 0) the running sum of
+// its gradient, kept in the sweep's `sums` and collected into `single_total`, or into
+// its pending entry when the gradients are computed ahead.
+template <class S, int R>
+struct StoredOperand {
   const S* values;
-  S single;  // the value itself, for rank 0: read once, not through a pointer per packet
-  bool needs;
+  S single;
+  bool receives;  // whether a gradient flows into it
   PendingGradients<S>* deferred;
   std::size_t entry = 0;
-  std::shared_ptr<EigenTensor<S, N::rank>> adjoint_buffer;  // shared by the plan's copies
-  S* adjoint = nullptr;
   S single_total = 0;
 
   template <class P>
   struct record {};
+  static constexpr int slots = R == 0 ? 1 : 0;
 
-  LaneEvaluator(const N& n, Index, PendingGradients<S>* pending)
-      : node(n), values(n.forward().data()), single(values[0]), needs(n.needs_grad()), deferred(pending) {
-    if (!needs) return;
-    if (deferred) {
-      entry = deferred->entries.size();
-      if constexpr (N::rank == 0)
+  StoredOperand(const S* v, bool gradient_flows, PendingGradients<S>* pending)
+      : values(v), single(v[0]), receives(gradient_flows), deferred(pending) {
+    if constexpr (R == 0) {
+      if (receives && deferred) {
+        entry = deferred->entries.size();
         deferred->entries.emplace_back();
-      else
-        adjoint = deferred->template add_buffer<N::rank>(n.dims()).data;
-    } else if constexpr (N::rank > 0) {
-      adjoint_buffer = pool::make_shared_tensor<S, N::rank>(n.dims());
-      adjoint = adjoint_buffer->data();
+      }
     }
   }
   template <bool Needed, class P>
-  lane_value<N, P> value(record<P>&, Index i) const {
-    if constexpr (N::rank == 0)
+  std::conditional_t<R == 0, S, Lane<S, P>> value(record<P>&, Index i) const {
+    if constexpr (R == 0)
       return single;
     else
       return Lane<S, P>(lanes::load<S, P>(values + i));
   }
-  static constexpr int slots = N::rank == 0 ? 1 : 0;
   template <class P>
-  void adjoint_at(record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
+  void collect(const P* sums) {
+    if constexpr (R == 0)
+      if (receives) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(sums[0]);
+  }
+};
+
+// A stored value other than a leaf: its gradient is gathered in a buffer (or, for a
+// single value, a sum) and handed to the node's own backward when the pass is done.
+template <class N>
+struct LaneEvaluator : StoredOperand<typename N::Scalar, N::rank> {
+  using S = typename N::Scalar;
+  using Base = StoredOperand<S, N::rank>;
+  const N& node;
+  std::shared_ptr<EigenTensor<S, N::rank>> adjoint_buffer;  // shared by the plan's copies
+  S* adjoint = nullptr;
+
+  LaneEvaluator(const N& n, Index, PendingGradients<S>* pending)
+      : Base(n.forward().data(), n.needs_grad(), pending), node(n) {
+    if constexpr (N::rank > 0) {
+      if (!this->receives) return;
+      if (pending) {
+        adjoint = pending->template add_buffer<N::rank>(n.dims()).data;
+      } else {
+        adjoint_buffer = pool::make_shared_tensor<S, N::rank>(n.dims());
+        adjoint = adjoint_buffer->data();
+      }
+    }
+  }
+  template <class P>
+  void adjoint_at(typename Base::template record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
     if constexpr (N::rank == 0)
       sums[0] = Eigen::internal::padd(sums[0], seed.packet);
     else
       lanes::store<S, P>(adjoint + i, seed.packet);
   }
-  template <class P>
-  void collect(const P* sums) {
-    if constexpr (N::rank == 0)
-      if (needs) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(sums[0]);
-  }
   void finish() {
-    if (!needs || deferred) return;
+    if (!this->receives || this->deferred) return;
     if constexpr (N::rank == 0) {
       pool::Scratch<S, 0> total(Shape<0>{});
-      total.tensor() = single_total;
+      total.tensor() = this->single_total;
       node.backward(total.tensor);
     } else {
       node.backward(*adjoint_buffer);
@@ -177,53 +194,35 @@ struct LaneEvaluator {
 // A variable: read from its value, accumulated straight into its gradient. The first
 // contribution of a backward is stored, later ones added (no zero fill).
 template <class S, int R>
-struct LaneEvaluator<Leaf<S, R>> {
+struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
+  using Base = StoredOperand<S, R>;
   Variable<S, R>* variable;
-  const S* values;
-  S single;  // the value itself, for rank 0
-  PendingGradients<S>* deferred;
-  std::size_t entry = 0;
   S* gradient = nullptr;
   bool add = false;
-  S single_total = 0;
-
-  template <class P>
-  struct record {};
 
   LaneEvaluator(const Leaf<S, R>& leaf, Index, PendingGradients<S>* pending)
-      : variable(leaf.variable.get()), values(variable->value->data()), single(values[0]), deferred(pending) {
-    if (!variable->tracks()) return;
-    if (deferred) {
-      entry = deferred->entries.size();
-      if constexpr (R == 0) {
-        deferred->entries.emplace_back();
-      } else {
-        for (auto& earlier : deferred->entries)
+      : Base(leaf.variable->value->data(), leaf.variable->tracks(), pending), variable(leaf.variable.get()) {
+    if constexpr (R > 0) {
+      if (!this->receives) return;
+      if (pending) {
+        for (auto& earlier : pending->entries)
           if (earlier.variable == variable && !earlier.merged) gradient = earlier.data, add = true;
         if (add)
-          deferred->entries.emplace_back().merged = true;
+          pending->entries.emplace_back().merged = true;
         else
-          gradient = deferred->template add_buffer<R>(variable->dimensions(), variable).data;
+          gradient = pending->template add_buffer<R>(variable->dimensions(), variable).data;
+      } else {
+        add = variable->has_grad;
+        if (!add) {
+          pool::fit(variable->grad, variable->dimensions());
+          variable->has_grad = true;  // a later occurrence of this leaf adds
+        }
+        gradient = variable->grad.data();
       }
-    } else if constexpr (R > 0) {
-      add = variable->has_grad;
-      if (!add) {
-        pool::fit(variable->grad, variable->dimensions());
-        variable->has_grad = true;  // a later occurrence of this leaf adds
-      }
-      gradient = variable->grad.data();
     }
   }
-  template <bool Needed, class P>
-  lane_value<Leaf<S, R>, P> value(record<P>&, Index i) const {
-    if constexpr (R == 0)
-      return single;
-    else
-      return Lane<S, P>(lanes::load<S, P>(values + i));
-  }
-  static constexpr int slots = R == 0 ? 1 : 0;
   template <class P>
-  void adjoint_at(record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
+  void adjoint_at(typename Base::template record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
     if constexpr (R == 0) {
       sums[0] = Eigen::internal::padd(sums[0], seed.packet);
     } else if (gradient) {
@@ -232,15 +231,10 @@ struct LaneEvaluator<Leaf<S, R>> {
       lanes::store<S, P>(gradient + i, contribution);
     }
   }
-  template <class P>
-  void collect(const P* sums) {
-    if constexpr (R == 0)
-      if (variable->tracks()) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(sums[0]);
-  }
   void finish() {
     if constexpr (R == 0) {
-      if (!variable->tracks() || deferred) return;
-      const S total = single_total;
+      if (!this->receives || this->deferred) return;
+      const S total = this->single_total;
       variable->accumulate_in_place([total](EigenTensor<S, R>& g, bool add_to) {
         g.data()[0] = add_to ? g.data()[0] + total : total;
       });

@@ -89,8 +89,8 @@ struct Reduce : expression_base {
   void prepare() const {
     child.prepare();
     pool::fit(cache->value, reduced);
+    cache->pending.reset();
     if constexpr (sums_with_gradients) {
-      cache->pending.reset();
       if (grad_enabled() && child.needs_grad()) {
         const Scalar scale = std::is_same_v<Rule, ops::Mean> ? Scalar(1) / Scalar(element_count(child.dims())) : Scalar(1);
         Scalar total = 0;
@@ -102,7 +102,6 @@ struct Reduce : expression_base {
       }
     }
     if constexpr (shifted_exponentials) {
-      cache->pending.reset();
       if (grad_enabled() && child.needs_grad() && lane_region<decltype(exponentials(0))>) {
         pool::Scratch<Scalar, 0> largest(Shape<0>{});
         // (A NaN that this max skips still reaches the sum below, and so the result.)
