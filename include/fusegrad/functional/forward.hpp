@@ -17,6 +17,7 @@ enum class mode { automatic, forward, reverse };
 
 namespace functional_detail {
 
+// x + εv as a dual tensor, its storage from the pool.
 template <class S, int R>
 Tensor<Dual<S>, R> dual_tensor(const EigenTensor<S, R>& value, const EigenTensor<S, R>& tangent) {
   Shape<R> dims;
@@ -24,18 +25,25 @@ Tensor<Dual<S>, R> dual_tensor(const EigenTensor<S, R>& value, const EigenTensor
   Shape<R> tangent_dims;
   for (int i = 0; i < R; ++i) tangent_dims[i] = tangent.dimension(i);
   if (dims != tangent_dims) throw_shape_mismatch("tangent direction", dims, tangent_dims);
-  EigenTensor<Dual<S>, R> d(dims);
-  for (Index i = 0; i < d.size(); ++i) d.data()[i] = Dual<S>(value.data()[i], tangent.data()[i]);
+  EigenTensor<Dual<S>, R> d = pool::take<Dual<S>, R>(dims);
+  expr::join_duals(value.data(), tangent.data(), d.data(), d.size());
   return Tensor<Dual<S>, R>(std::move(d));
 }
 
 template <class S, int R>
-EigenTensor<S, R> value_part(const EigenTensor<Dual<S>, R>& d) {
-  return d.unaryExpr([](const Dual<S>& a) { return a.value; });
-}
-template <class S, int R>
 EigenTensor<S, R> tangent_part(const EigenTensor<Dual<S>, R>& d) {
-  return d.unaryExpr([](const Dual<S>& a) { return a.tangent; });
+  EigenTensor<S, R> tangents(d.dimensions());
+  for (Index i = 0; i < d.size(); ++i) tangents.data()[i] = d.data()[i].tangent;
+  return tangents;
+}
+
+// (values, tangents) of a dual tensor.
+template <class S, int R>
+std::pair<EigenTensor<S, R>, EigenTensor<S, R>> parts(const EigenTensor<Dual<S>, R>& d) {
+  std::pair<EigenTensor<S, R>, EigenTensor<S, R>> result{EigenTensor<S, R>(d.dimensions()),
+                                                         EigenTensor<S, R>(d.dimensions())};
+  expr::split_duals(d.data(), result.first.data(), result.second.data(), d.size());
+  return result;
 }
 
 template <class T>
@@ -53,8 +61,24 @@ template <class F, class S, int R, class V>
 auto jvp(F f, const Tensor<S, R>& x, const V& v) {
   Tensor<Dual<S>, R> dual = functional_detail::dual_tensor<S, R>(x.value(), functional_detail::values_of(v));
   no_grad off;  // forward mode records nothing
-  const auto out = functional_detail::run(f, nullptr, dual);
-  return std::make_pair(functional_detail::value_part(out), functional_detail::tangent_part(out));
+  auto out = f(dual);
+  using Out = decltype(out);
+  if constexpr (expr::Node<Out>) {
+    // Evaluated into pooled scratch, then split: the dual result is never handed out.
+    out.prepare();
+    if constexpr (Out::rank == 0) {
+      EigenTensor<Dual<S>, 0> dual_value;
+      evaluate_into(dual_value, out.forward());
+      return functional_detail::parts(dual_value);
+    } else {
+      pool::Recycled<Dual<S>, Out::rank> duals(out.dims());
+      expr::evaluate_node(out, duals.tensor);
+      return functional_detail::parts(duals.tensor);
+    }
+  } else {
+    static_assert(expr::is_tensor<Out>, "fusegrad: the function must return a Tensor or an expression");
+    return functional_detail::parts(out.value());
+  }
 }
 
 // Hessian-vector product of a scalar function: H v, v of x's shape.

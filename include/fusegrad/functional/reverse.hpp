@@ -38,7 +38,8 @@ auto run(F& f, const Seed& seed, Leaves&... leaves) {
   if constexpr (expr::Node<Result>) {
     using S = typename Result::Scalar;
     result.prepare();
-    EigenTensor<S, Result::rank> value = result.forward();
+    EigenTensor<S, Result::rank> value(result.dims());
+    expr::evaluate_node(result, value);
     if constexpr (differentiate) {
       if (result.needs_grad()) {
         if constexpr (std::is_same_v<Seed, seed_ones_t>) {

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "../expr/functions.hpp"
+#include "../expr/tangent_lanes.hpp"
 #include "graph.hpp"
 
 namespace fusegrad {
@@ -261,7 +262,7 @@ class Tensor {
                   "fusegrad: the expression's scalar type differs from the Tensor's (mixing float and double?)");
     expression.prepare();
     auto value = pool::make_shared_tensor<S, R>(expression.dims());
-    evaluate_into(*value, expression.forward());
+    expr::evaluate_node(expression, *value);
     auto variable = make_variable<S, R>(std::move(value));
     if (grad_enabled() && expression.needs_grad())
       variable->producer = pool::make_shared<tape::Statement<S, R, E>>(std::forward<Expression>(expression), variable.get());
