@@ -4,7 +4,8 @@
 // fused expression makes Eigen evaluate the whole expression one element at a time.
 // With SLEEF (FUSEGRAD_HAS_SLEEF, set by the build when libsleef is found) these
 // functors give Eigen a packet path, at most 1 ulp from the exact result; without it
-// they are scalar and behave as Eigen's own.
+// they are scalar and behave as Eigen's own. On that path sin, cos and tan are SLEEF's;
+// tanh is fusegrad's own (below), 2.5 to 3 times faster than SLEEF's and as accurate.
 #include <cmath>
 
 #include "config.hpp"
@@ -25,8 +26,6 @@ inline __m128d cos(__m128d x) { return Sleef_cosd2_u10(x); }
 inline __m128 cos(__m128 x) { return Sleef_cosf4_u10(x); }
 inline __m128d tan(__m128d x) { return Sleef_tand2_u10(x); }
 inline __m128 tan(__m128 x) { return Sleef_tanf4_u10(x); }
-inline __m128d tanh(__m128d x) { return Sleef_tanhd2_u10(x); }
-inline __m128 tanh(__m128 x) { return Sleef_tanhf4_u10(x); }
 #if defined(__AVX__)
 inline __m256d sin(__m256d x) { return Sleef_sind4_u10(x); }
 inline __m256 sin(__m256 x) { return Sleef_sinf8_u10(x); }
@@ -34,8 +33,6 @@ inline __m256d cos(__m256d x) { return Sleef_cosd4_u10(x); }
 inline __m256 cos(__m256 x) { return Sleef_cosf8_u10(x); }
 inline __m256d tan(__m256d x) { return Sleef_tand4_u10(x); }
 inline __m256 tan(__m256 x) { return Sleef_tanf8_u10(x); }
-inline __m256d tanh(__m256d x) { return Sleef_tanhd4_u10(x); }
-inline __m256 tanh(__m256 x) { return Sleef_tanhf8_u10(x); }
 #endif
 #if defined(__AVX512F__)
 inline __m512d sin(__m512d x) { return Sleef_sind8_u10(x); }
@@ -44,8 +41,175 @@ inline __m512d cos(__m512d x) { return Sleef_cosd8_u10(x); }
 inline __m512 cos(__m512 x) { return Sleef_cosf16_u10(x); }
 inline __m512d tan(__m512d x) { return Sleef_tand8_u10(x); }
 inline __m512 tan(__m512 x) { return Sleef_tanf16_u10(x); }
-inline __m512d tanh(__m512d x) { return Sleef_tanhd8_u10(x); }
-inline __m512 tanh(__m512 x) { return Sleef_tanhf16_u10(x); }
+#endif
+
+// tanh. SLEEF's (Sleef_tanhd8_u10) costs about 3.1 ns per double (AVX-512, 4.3 with
+// AVX2), more than the exp-based formula people write by hand, so tanh has its own packet
+// code: about 1.15 ns per double with AVX-512 (1.7 with AVX2; float 0.48 and 0.73, SLEEF
+// 1.44 and 1.95), at most 0.92 ulp from the exact tanh (SLEEF u10: 1.0; 1.12 in builds
+// without FMA) over 10^7 arguments spread log-uniformly from 1e-310 to 30, both signs.
+// It needs no SLEEF, only SSE2 (and AVX/AVX2/AVX-512 where compiled for).
+//
+// With a = |x| and s = z*z, both branches share one rational function of s,
+//   P(s)/Q(s) ~ (tanh(z) - z)/z^3,
+// the Pade approximant from Lambert's continued fraction tanh z = z/(1 + z^2/(3 + z^2/(5 +
+// ...))), scaled to integer coefficients (exact in double and float), relative error
+// below 1e-17 (double) and 3e-9 (float) for |z| < 0.55:
+//   a < 0.55:  tanh(a) = a + a*s*P/Q, with z = a. The term added to a is under a tenth of
+//              it, so its rounding errors count little; tiny and denormal a give a.
+//   a >= 0.55: tanh(a) = 1 - q, q = 2E/(1 + E), E = exp(-2a) = 2^k e^(2z) with k integer,
+//              |z| <= ln2/4 and e^(2z) = (1 + T)/(1 - T), T = tanh(z) = z(Q + sP)/Q.
+//              So q = 2^(k+1) A/(2^k A + B) with A = Q + z(Q + sP), B = Q - z(Q + sP).
+//              Above 0.55 tanh is at least 1/2, so there is no cancellation in 1 - q,
+//              but near 0.55 q is about 1/2 and its own rounding errors (A, B, the
+//              denominator, the quotient: up to 1.7 ulp of the result) count in full;
+//              they are computed (two-sum, and the quotient's remainder by FMA) and
+//              corrected. Both branches are then within 0.83 ulp (0.92 if the compiler
+//              does not fuse multiply-adds).
+// a is clamped at 20 (10 for float), where tanh already rounds to 1, so 2^k stays a
+// normal number; inf gives 1. The sign of x is put back last (-0 stays -0), and NaN goes
+// through the first branch and stays NaN.
+namespace tanh_detail {
+
+template <class S>
+struct constants;
+template <>
+struct constants<double> {
+  static constexpr double clamp = 20;
+  // fma(a, -2/ln2, shifter) rounds -2a/ln2 to an integer k and leaves k + 1024 in the low
+  // bits, from which power_of_two makes 2^(k+1).
+  static constexpr double shifter = 0x1.8p52 + 1024;
+  static constexpr double minus_two_over_ln2 = -0x1.71547652b82fep+1;
+  // ln2/2 = hi + lo; hi has 32 trailing zero bits, so k*hi is exact even without FMA.
+  static constexpr double half_ln2_hi = 0x1.62e42fee00000p-2, half_ln2_lo = 0x1.a39ef35793c76p-34;
+  static constexpr double p[] = {-675675, -45045, -594, -1};          // P(s), lowest first
+  static constexpr double q[] = {2027025, 945945, 51975, 630, 1};    // Q(s)
+};
+template <>
+struct constants<float> {
+  static constexpr float clamp = 10;
+  static constexpr float shifter = 0x1.8p23f + 128;
+  static constexpr float minus_two_over_ln2 = -0x1.715476p+1f;
+  static constexpr float half_ln2_hi = 0x1.62e4p-2f, half_ln2_lo = 0x1.7f7d1cp-21f;
+  static constexpr float p[] = {-315, -14};
+  static constexpr float q[] = {945, 420, 15};
+};
+
+// 2^(k+1) from fma(a, -2/ln2, shifter): its low bits, moved into the exponent field.
+inline __m128d power_of_two(__m128d v) { return _mm_castsi128_pd(_mm_slli_epi64(_mm_castpd_si128(v), 52)); }
+inline __m128 power_of_two(__m128 v) { return _mm_castsi128_ps(_mm_slli_epi32(_mm_castps_si128(v), 23)); }
+#if defined(__AVX2__)
+inline __m256d power_of_two(__m256d v) { return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(v), 52)); }
+inline __m256 power_of_two(__m256 v) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(v), 23)); }
+#elif defined(__AVX__)
+inline __m256d power_of_two(__m256d v) {
+  return _mm256_set_m128d(power_of_two(_mm256_extractf128_pd(v, 1)), power_of_two(_mm256_castpd256_pd128(v)));
+}
+inline __m256 power_of_two(__m256 v) {
+  return _mm256_set_m128(power_of_two(_mm256_extractf128_ps(v, 1)), power_of_two(_mm256_castps256_ps128(v)));
+}
+#endif
+#if defined(__AVX512F__)
+inline __m512d power_of_two(__m512d v) { return _mm512_castsi512_pd(_mm512_maskz_slli_epi64(0xFF, _mm512_castpd_si512(v), 52)); }
+inline __m512 power_of_two(__m512 v) { return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xFFFF, _mm512_castps_si512(v), 23)); }
+#endif
+
+// Lane masks and reciprocals: Eigen's packet operations, except on 512 bits, where
+// AVX-512's mask registers are used directly (Eigen's compare-and-select converts each
+// mask to a vector and back, which made this function 2.5x slower), and the reciprocal
+// is rcp14 with one Newton step (2^-28 is enough: the quotient is corrected once).
+// (On 512 bits the zero-masked forms, every lane kept, compile to the same instructions
+// as the plain ones, which make GCC 12 warn that their undefined fill may be used.)
+template <class P> inline P at_least(const P& a, const P& b) { return Eigen::internal::pcmp_le(b, a); }
+template <class M, class P> inline P select(const M& m, const P& a, const P& b) { return Eigen::internal::pselect(m, a, b); }
+template <class M, class P> inline P keep(const M& m, const P& a) { return Eigen::internal::pand(m, a); }
+template <class P> inline P smaller(const P& a, const P& b) { return Eigen::internal::pmin(a, b); }
+template <class P> inline P reciprocal(const P& d) {
+  using S = typename Eigen::internal::unpacket_traits<P>::type;
+  return Eigen::internal::pdiv(Eigen::internal::pset1<P>(S(1)), d);
+}
+#if defined(__AVX512F__)
+inline __mmask8 at_least(const __m512d& a, const __m512d& b) { return _mm512_cmp_pd_mask(b, a, _CMP_LE_OQ); }
+inline __m512d select(__mmask8 m, const __m512d& a, const __m512d& b) { return _mm512_mask_blend_pd(m, b, a); }
+inline __m512d keep(__mmask8 m, const __m512d& a) { return _mm512_maskz_mov_pd(m, a); }
+inline __m512d smaller(const __m512d& a, const __m512d& b) { return _mm512_maskz_min_pd(0xFF, a, b); }
+inline __m512 smaller(const __m512& a, const __m512& b) { return _mm512_maskz_min_ps(0xFFFF, a, b); }
+inline __m512d reciprocal(const __m512d& d) {
+  const __m512d r = _mm512_maskz_rcp14_pd(0xFF, d);
+  return _mm512_fmadd_pd(r, _mm512_fnmadd_pd(d, r, _mm512_set1_pd(1.0)), r);
+}
+inline __mmask16 at_least(const __m512& a, const __m512& b) { return _mm512_cmp_ps_mask(b, a, _CMP_LE_OQ); }
+inline __m512 select(__mmask16 m, const __m512& a, const __m512& b) { return _mm512_mask_blend_ps(m, b, a); }
+inline __m512 keep(__mmask16 m, const __m512& a) { return _mm512_maskz_mov_ps(m, a); }
+inline __m512 reciprocal(const __m512& d) { return _mm512_maskz_rcp14_ps(0xFFFF, d); }  // 2^-14; float needs 2^-12
+#endif
+
+template <class P, class S, std::size_t N>
+inline P polynomial(const P& s, const S (&c)[N]) {
+  using namespace Eigen::internal;
+  P r = pset1<P>(c[N - 1]);
+  for (std::size_t i = N - 1; i-- > 0;) r = pmadd(r, s, pset1<P>(c[i]));
+  return r;
+}
+
+template <class P>
+inline P tanh(const P& x) {
+  using namespace Eigen::internal;
+  using S = typename unpacket_traits<P>::type;
+  using C = constants<S>;
+  const P sign = pand(x, pset1<P>(S(-0.0)));
+  const P a = pabs(x);
+  const auto large = at_least(a, pset1<P>(S(0.55)));  // false for NaN
+  // Second branch: E = exp(-2a) = 2^k e^(2z), z = -a - k ln2/2.
+  const P clamped = smaller(a, pset1<P>(C::clamp));
+  const P shifted = pmadd(clamped, pset1<P>(C::minus_two_over_ln2), pset1<P>(C::shifter));
+  const P k = psub(shifted, pset1<P>(C::shifter));
+  P z = pmadd(k, pset1<P>(-C::half_ln2_hi), pnegate(clamped));
+  z = pmadd(k, pset1<P>(-C::half_ln2_lo), z);
+  z = select(large, z, a);
+  const P s = pmul(z, z);
+  const P p = polynomial(s, C::p);
+  const P q = polynomial(s, C::q);
+  const P m = pmul(z, pmadd(s, p, q));                        // Q T; |T| < 1/5 in the second branch
+  const P A = padd(q, m), A_error = psub(m, psub(A, q));      // A + A_error = q + m
+  const P B = psub(q, m), B_error = psub(psub(q, B), m);
+  const P two_t = power_of_two(shifted);                      // 2^(k+1)
+  const P t = pmul(two_t, pset1<P>(S(0.5)));
+  const P tA = pmul(t, A);                                    // exact, and below B
+  const P D = padd(B, tA), D_error = psub(tA, psub(D, B));
+  // The quotient: P/Q in the first branch, q = 2tA/D in the second.
+  const P numerator = select(large, pmul(two_t, A), p);
+  const P denominator = select(large, D, q);
+#if defined(__FMA__)
+  const P inverse = reciprocal(denominator);
+  const P quotient = pmul(numerator, inverse);
+  const P remainder = pmadd(pnegate(quotient), denominator, numerator);  // exact
+#else
+  // Without FMA that remainder would not be exact: divide (correctly rounded) instead.
+  const P inverse = pdiv(pset1<P>(S(1)), denominator);
+  const P quotient = pdiv(numerator, denominator);
+  const P remainder = pzero(quotient);
+#endif
+  // To the remainder numerator - quotient*denominator, the second branch adds the rounding
+  // errors of A, B and D: 2t A_error in the numerator, t A_error + B_error + D_error in
+  // the denominator.
+  const P errors = pmadd(pnegate(quotient), pmadd(t, A_error, padd(D_error, B_error)), pmul(two_t, A_error));
+  const P ratio = pmadd(padd(remainder, keep(large, errors)), inverse, quotient);
+  const P result = select(large, psub(pset1<P>(S(1)), ratio), pmadd(pmul(a, s), ratio, a));
+  return por(result, sign);
+}
+
+}  // namespace tanh_detail
+
+inline __m128d tanh(__m128d x) { return tanh_detail::tanh(x); }
+inline __m128 tanh(__m128 x) { return tanh_detail::tanh(x); }
+#if defined(__AVX__)
+inline __m256d tanh(__m256d x) { return tanh_detail::tanh(x); }
+inline __m256 tanh(__m256 x) { return tanh_detail::tanh(x); }
+#endif
+#if defined(__AVX512F__)
+inline __m512d tanh(__m512d x) { return tanh_detail::tanh(x); }
+inline __m512 tanh(__m512 x) { return tanh_detail::tanh(x); }
 #endif
 inline constexpr bool vectorized = true;
 #else
