@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "config.hpp"
+#include "dual_packet.hpp"
 
 // Packet types carry alignment attributes that template arguments drop; harmless here,
 // as Eigen notes for its own packet templates.
@@ -30,6 +31,8 @@ inline constexpr bool is_scalar_lane = std::is_same_v<S, P>;
 
 template <class S, class P>
 inline constexpr int width = Eigen::internal::unpacket_traits<P>::size;
+template <class S, class P>
+inline constexpr int width<S, DualPacket<P>> = Eigen::internal::unpacket_traits<P>::size;
 
 // f applied to every element of x: its packet form when it has one, else one element
 // at a time.
@@ -66,15 +69,22 @@ template <class S, class P>
 P broadcast(S value) {
   if constexpr (is_scalar_lane<S, P>)
     return value;
+  else if constexpr (is_dual_packet<P>)
+    return {Eigen::internal::pset1<decltype(P::value)>(value.value),
+            Eigen::internal::pset1<decltype(P::value)>(value.tangent)};
   else
     return Eigen::internal::pset1<P>(value);
 }
 
 template <class S, class P>
 P load(const S* at) {
-  if constexpr (is_scalar_lane<S, P>)
+  if constexpr (is_scalar_lane<S, P>) {
     return *at;
-  else
+  } else if constexpr (is_dual_packet<P>) {
+    P p;
+    interleave::split<typename real_of<S>::type>(at, p.value, p.tangent);
+    return p;
+  } else
     return Eigen::internal::ploadu<P>(at);
 }
 
@@ -82,6 +92,8 @@ template <class S, class P>
 void store(S* at, const P& value) {
   if constexpr (is_scalar_lane<S, P>)
     *at = value;
+  else if constexpr (is_dual_packet<P>)
+    interleave::join<typename real_of<S>::type>(at, value.value, value.tangent);
   else
     Eigen::internal::pstoreu(at, value);
 }
@@ -91,8 +103,20 @@ template <class S, class P>
 S total(const P& value) {
   if constexpr (is_scalar_lane<S, P>)
     return value;
+  else if constexpr (is_dual_packet<P>)
+    return S(Eigen::internal::predux(value.value), Eigen::internal::predux(value.tangent));
   else
     return Eigen::internal::predux(value);
+}
+
+template <class S, class P>
+P add(const P& a, const P& b) {
+  if constexpr (is_scalar_lane<S, P>)
+    return a + b;
+  else if constexpr (is_dual_packet<P>)
+    return {Eigen::internal::padd(a.value, b.value), Eigen::internal::padd(a.tangent, b.tangent)};
+  else
+    return Eigen::internal::padd(a, b);
 }
 
 }  // namespace lanes

@@ -33,7 +33,7 @@
 #include <optional>
 #include <vector>
 
-#include "../core/lane.hpp"
+#include "../core/dual_lane.hpp"
 #include "../core/pool.hpp"
 #include "map.hpp"
 #include "zip.hpp"
@@ -175,7 +175,7 @@ struct LaneEvaluator : StoredOperand<typename N::Scalar, N::rank> {
   template <class P>
   void adjoint_at(typename Base::template record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
     if constexpr (N::rank == 0)
-      sums[0] = Eigen::internal::padd(sums[0], seed.packet);
+      sums[0] = lanes::add<S, P>(sums[0], seed.packet);
     else
       lanes::store<S, P>(adjoint + i, seed.packet);
   }
@@ -224,10 +224,10 @@ struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
   template <class P>
   void adjoint_at(typename Base::template record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
     if constexpr (R == 0) {
-      sums[0] = Eigen::internal::padd(sums[0], seed.packet);
+      sums[0] = lanes::add<S, P>(sums[0], seed.packet);
     } else if (gradient) {
       P contribution = seed.packet;
-      if (add) contribution = Eigen::internal::padd(lanes::load<S, P>(gradient + i), contribution);
+      if (add) contribution = lanes::add<S, P>(lanes::load<S, P>(gradient + i), contribution);
       lanes::store<S, P>(gradient + i, contribution);
     }
   }
@@ -384,9 +384,9 @@ struct ExpressionSeed {
     } else if constexpr (decltype(g)::PacketAccess) {
       return Lane<S, P>(g.template packet<Eigen::Unaligned>(i));
     } else {
-      alignas(64) S values[lanes::width<S, P>];
+      S values[lanes::width<S, P>];
       for (int k = 0; k < lanes::width<S, P>; ++k) values[k] = g.coeff(i + k);
-      return Lane<S, P>(Eigen::internal::pload<P>(values));
+      return Lane<S, P>(lanes::load<S, P>(values));
     }
   }
 };
@@ -404,7 +404,7 @@ struct ConstantSeed {
 template <bool Sum, class N, class Seed>
 typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
   using S = typename N::Scalar;
-  using P = typename Eigen::internal::packet_traits<S>::type;
+  using P = lane_packet_t<S>;
   constexpr Index width = lanes::width<S, P>, block = 256 * width;
   // The loops run on a copy of the plan that never leaves this function, so the compiler
   // knows the stores into gradients cannot change it and keeps its pointers and single
@@ -424,7 +424,7 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
     P block_sum = lanes::broadcast<S, P>(S(0));
     for (; i + width <= block_end; i += width) {
       const Lane<S, P> y = work.template value<Sum>(packet_record, i);
-      if constexpr (Sum) block_sum = Eigen::internal::padd(block_sum, y.packet);
+      if constexpr (Sum) block_sum = lanes::add<S, P>(block_sum, y.packet);
       work.adjoint_at(packet_record, seed.template at<P>(i), i, sums);
     }
     total += lanes::total<S, P>(block_sum);

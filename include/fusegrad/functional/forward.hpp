@@ -26,7 +26,7 @@ Tensor<Dual<S>, R> dual_tensor(const EigenTensor<S, R>& value, const EigenTensor
   for (int i = 0; i < R; ++i) tangent_dims[i] = tangent.dimension(i);
   if (dims != tangent_dims) throw_shape_mismatch("tangent direction", dims, tangent_dims);
   EigenTensor<Dual<S>, R> d = pool::take<Dual<S>, R>(dims);
-  expr::join_duals(value.data(), tangent.data(), d.data(), d.size());
+  join_duals(value.data(), tangent.data(), d.data(), d.size());
   return Tensor<Dual<S>, R>(std::move(d));
 }
 
@@ -42,7 +42,7 @@ template <class S, int R>
 std::pair<EigenTensor<S, R>, EigenTensor<S, R>> parts(const EigenTensor<Dual<S>, R>& d) {
   std::pair<EigenTensor<S, R>, EigenTensor<S, R>> result{EigenTensor<S, R>(d.dimensions()),
                                                          EigenTensor<S, R>(d.dimensions())};
-  expr::split_duals(d.data(), result.first.data(), result.second.data(), d.size());
+  split_duals(d.data(), result.first.data(), result.second.data(), d.size());
   return result;
 }
 
