@@ -161,6 +161,35 @@ TEST_CASE("exp is within 2 ulp of the standard library, and exactly 0 below its 
   for (fg::Index i = 0; i < 16; ++i) CHECK(y(i) == 0.0);
 }
 
+template <class S>
+void check_exp_special_values() {
+  // 16 elements fill whole packets of every width; each value at every position.
+  const S inf = std::numeric_limits<S>::infinity();
+  const S nan = std::numeric_limits<S>::quiet_NaN();
+  const bool is_float = std::is_same_v<S, float>;
+  const S specials[] = {-inf, inf, nan, S(0), S(-0.0), is_float ? S(88.8) : S(709.9), is_float ? S(-104.5) : S(-745.5),
+                        is_float ? S(-87.5) : S(-708.5), is_float ? S(88.7) : S(709.7), S(1e-30)};
+  for (const S special : specials) {
+    INFO("exp(", special, ")");
+    const fg::Tensor<S, 1> x = fg::Tensor<S, 1>::constant({16}, special);
+    const fg::Tensor<S, 1> y = fg::exp(x);
+    const S expected = std::exp(special);
+    for (fg::Index i = 0; i < 16; ++i) {
+      if (std::isnan(expected))
+        CHECK(std::isnan(y(i)));
+      else if (std::isinf(expected))
+        CHECK(y(i) == expected);
+      else
+        CHECK(y(i) == doctest::Approx(expected).epsilon(is_float ? 3e-7 : 5e-16));
+    }
+  }
+}
+
+TEST_CASE("exp of infinities, NaN, zeros and arguments at the edges of overflow and underflow") {
+  check_exp_special_values<double>();
+  check_exp_special_values<float>();
+}
+
 TEST_CASE("the build reports whether transcendentals are vectorised") {
 #if defined(FUSEGRAD_HAS_SLEEF)
   CHECK(fg::vector_math::vectorized);
