@@ -27,8 +27,8 @@
 // buffers' memory until the statement is freed.
 //
 // A region qualifies when every operand of rank >= 1 has the region's full size (no
-// stretching except of single values), and the scalar type is float or double; any
-// other expression takes the per-node path (Map::backward, Zip::backward).
+// stretching except of single values), and the scalar type is float or double or a
+// dual number of either; any other expression takes the per-node path (Map::backward, Zip::backward).
 #include <memory>
 #include <optional>
 #include <vector>
@@ -449,8 +449,8 @@ inline constexpr bool is_elementwise<Zip<Rule, Left, Right>> = true;
 
 // A region starts at a map or zip (a stored value alone has nothing to fuse: a sum of a
 // matrix product keeps the product's own backward for a uniform gradient).
-// Dual numbers (forward over reverse: hvp, hessian) run through it too, one element per
-// "packet", since Eigen has no SIMD for them.
+// Dual numbers (forward over reverse: hvp, hessian) run through it too, a packet of
+// values and one of tangents at a time (core/dual_lane.hpp).
 template <class N>
 inline constexpr bool lane_region = (std::is_floating_point_v<typename N::Scalar> || is_dual<typename N::Scalar>) &&
                                     N::rank > 0 && is_elementwise<N> && lane_fusable<N>;
