@@ -1,23 +1,17 @@
-// Forward mode (jvp on dual tensors), Hessians by forward-over-reverse, and Jacobians in
-// either mode.
+// Forward mode (jvp on dual tensors) and Jacobians in either mode. Hessians and hvp are
+// in second_order_test.cpp.
 #include <doctest/doctest.h>
 #include <fusegrad/fusegrad.hpp>
+
+#include "../support/random_values.hpp"
 
 #include <cmath>
 #include <random>
 
 namespace fg = fusegrad;
+using fg::testing::random_values;
 
 namespace {
-
-template <int R>
-fg::EigenTensor<double, R> random_values(const fg::Shape<std::size_t(R)>& dims, unsigned seed) {
-  std::mt19937 engine(seed);
-  std::uniform_real_distribution<double> u(0.3, 1.5);
-  fg::EigenTensor<double, R> t(dims);
-  for (fg::Index i = 0; i < t.size(); ++i) t.data()[i] = u(engine);
-  return t;
-}
 
 template <class T>
 double inner(const T& a, const T& b) {
@@ -63,44 +57,6 @@ TEST_CASE("jvp agrees with central differences and with reverse mode on elementw
   check_jvp("where", [](const auto& a) { return fg::where(a > 0.9, a * a, -a); }, s);
 }
 
-namespace {
-
-// H v from hvp (the fused reverse pass on dual numbers) equals central differences of
-// the gradient along v, for f = sum(g(x)) over 19 elements (two packets and a tail).
-template <class G>
-void check_hvp(const char* name, G g) {
-  INFO(name);
-  auto f = [g](const auto& a) { return fg::sum(g(a)); };
-  const fg::Tensor<double, 1> x(random_values<1>(fg::Shape<1>{19}, 6));
-  const auto v = random_values<1>(fg::Shape<1>{19}, 7);
-  const auto hv = fg::hvp(f, x, v);
-  const double h = 1e-5;
-  const fg::EigenTensor<double, 1> plus_point = x.value() + v * h, minus_point = x.value() - v * h;
-  const auto plus = fg::grad(f, fg::Tensor<double, 1>(plus_point));
-  const auto minus = fg::grad(f, fg::Tensor<double, 1>(minus_point));
-  for (fg::Index i = 0; i < 19; ++i) {
-    INFO("element ", i);
-    CHECK(hv(i) == doctest::Approx((plus(i) - minus(i)) / (2 * h)).epsilon(1e-6));
-  }
-}
-
-}  // namespace
-
-TEST_CASE("hvp agrees with differences of gradients on elementwise primitives") {
-  check_hvp("exp sin cos", [](const auto& a) { return fg::exp(a) * fg::sin(a) - fg::cos(a * a); });
-  check_hvp("log sqrt", [](const auto& a) { return fg::log(a) * fg::sqrt(a); });
-  check_hvp("tanh sigmoid tan", [](const auto& a) { return fg::tanh(a * a) - fg::sigmoid(a) * fg::tan(a); });
-  check_hvp("divide square", [](const auto& a) { return fg::square(a) / (a + 1.0) + 2.0 / a; });
-  check_hvp("pow", [](const auto& a) { return fg::pow(a, 2.5) + fg::pow(a, a); });
-  check_hvp("abs relu maximum", [](const auto& a) {
-    return fg::abs(a - 0.9) * a + fg::relu(a - 0.9) * a + fg::maximum(a, 0.9) * a + fg::minimum(a * a, a);
-  });
-  check_hvp("clamp where", [](const auto& a) { return fg::clamp(a, 0.5, 1.2) * a + fg::where(a > 0.9, a * a * a, -a); });
-  check_hvp("user map", [](const auto& a) {
-    return fg::map(a, [](const auto& t) { return t * t * t; }, [](const auto& t) { return 3.0 * t * t; }) * a;
-  });
-}
-
 TEST_CASE("jvp agrees with reverse mode through broadcasting, reductions, contractions and layout") {
   check_jvp("broadcast", [](const auto& a) { return a * fg::sum(a, fg::dims(0)) + fg::mean(a, fg::dims(1), fg::keep_dims); },
             fg::Shape<2>{3, 4});
@@ -112,51 +68,6 @@ TEST_CASE("jvp agrees with reverse mode through broadcasting, reductions, contra
   check_jvp("softmax", [](const auto& a) { return fg::softmax(a, 1); }, fg::Shape<2>{3, 4});
 }
 
-TEST_CASE("the Hessian of x^T A x is A + A^T") {
-  fg::Tensor<double, 2> a{{1, 2, 0}, {-1, 3, 4}, {0.5, 0, 2}};
-  fg::Tensor<double, 1> x{0.2, -0.4, 1.0};
-  const auto h = fg::hessian([&](const auto& v) { return fg::dot(v, fg::matmul(a, v)); }, x);
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j) CHECK(h(i, j) == doctest::Approx(a(i, j) + a(j, i)));
-}
-
-TEST_CASE("the Hessian of the Rosenbrock function equals its closed form") {
-  fg::Tensor<double, 1> x{0.5, -1.0, 2.0, 0.3};
-  auto rosenbrock = [](const auto& p) {
-    auto head = fg::slice(p, {0}, {3});
-    auto tail = fg::slice(p, {1}, {3});
-    return fg::sum(100.0 * fg::square(tail - fg::square(head)) + fg::square(1.0 - head));
-  };
-  const auto h = fg::hessian(rosenbrock, x);
-  const int n = 4;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) {
-      double expected = 0;
-      if (i == j) {
-        if (i < n - 1) expected += 1200 * x(i) * x(i) - 400 * x(i + 1) + 2;
-        if (i > 0) expected += 200;
-      } else if (j == i + 1) {
-        expected = -400 * x(i);
-      } else if (i == j + 1) {
-        expected = -400 * x(j);
-      }
-      CHECK(h(i, j) == doctest::Approx(expected));
-    }
-}
-
-TEST_CASE("hvp equals the Hessian times v") {
-  fg::Tensor<double, 1> x{0.3, 0.8, -0.5};
-  auto f = [](const auto& p) { return fg::sum(fg::exp(p) * fg::sin(p)) + fg::logsumexp(p * p); };
-  fg::EigenTensor<double, 1> v(3);
-  v.setValues({1.0, -2.0, 0.5});
-  const auto hv = fg::hvp(f, x, v);
-  const auto h = fg::hessian(f, x);
-  for (int i = 0; i < 3; ++i) {
-    double expected = 0;
-    for (int j = 0; j < 3; ++j) expected += h(i, j) * v(j);
-    CHECK(hv(i) == doctest::Approx(expected));
-  }
-}
 
 TEST_CASE("the forward-mode Jacobian of an elementwise map is diagonal and equal to the derivative") {
   fg::Tensor<double, 1> x{0.3, -0.7, 1.1};
