@@ -18,34 +18,10 @@ namespace fusegrad {
 
 namespace dual_lane_detail {
 
-// A function with a packet form for S: through it; else one element at a time.
-template <class S, class P, class F>
-P apply(const F& f, const P& x) {
-  if constexpr (Eigen::internal::functor_traits<F>::PacketAccess) {
-    return f.packetOp(x);
-  } else {
-    constexpr int width = Eigen::internal::unpacket_traits<P>::size;
-    alignas(64) S values[width];
-    Eigen::internal::pstore(values, x);
-    for (S& v : values) v = f(v);
-    return Eigen::internal::pload<P>(values);
-  }
-}
-
 template <class D>
 D power(const D& a, const D& b) {
   return pow(a, b);
 }
-
-template <class F>
-struct known {
-  static constexpr int which = 0;
-};
-template <class S> struct known<vector_math::exp_op<S>> { static constexpr int which = 1; };
-template <class S> struct known<vector_math::sin_op<S>> { static constexpr int which = 2; };
-template <class S> struct known<vector_math::cos_op<S>> { static constexpr int which = 3; };
-template <class S> struct known<vector_math::tan_op<S>> { static constexpr int which = 4; };
-template <class S> struct known<vector_math::tanh_op<S>> { static constexpr int which = 5; };
 
 }  // namespace dual_lane_detail
 
@@ -65,26 +41,25 @@ struct Lane<Dual<S>, DualPacket<P>> {
   static P mul(const P& a, const P& b) { return Eigen::internal::pmul(a, b); }
   template <class F>
   static P real(const F& f, const P& x) {
-    return dual_lane_detail::apply<S, P>(f, x);
+    return lanes::apply<S, P>(f, x);
   }
 
   // (f(v), f'(v) t) for the functions the rules call through unaryExpr; any other
   // function, one dual number at a time.
   template <class F>
   Lane unaryExpr(const F& f) const {
-    constexpr int which = dual_lane_detail::known<F>::which;
-    if constexpr (which == 1) {
+    if constexpr (std::is_same_v<F, vector_math::exp_op<Scalar>>) {
       const P e = real(vector_math::exp_op<S>(), v());
       return {e, mul(e, t())};
-    } else if constexpr (which == 2) {
+    } else if constexpr (std::is_same_v<F, vector_math::sin_op<Scalar>>) {
       return {real(vector_math::sin_op<S>(), v()), mul(real(vector_math::cos_op<S>(), v()), t())};
-    } else if constexpr (which == 3) {
+    } else if constexpr (std::is_same_v<F, vector_math::cos_op<Scalar>>) {
       return {real(vector_math::cos_op<S>(), v()),
               Eigen::internal::pnegate(mul(real(vector_math::sin_op<S>(), v()), t()))};
-    } else if constexpr (which == 4) {
+    } else if constexpr (std::is_same_v<F, vector_math::tan_op<Scalar>>) {
       const P y = real(vector_math::tan_op<S>(), v());
       return {y, mul(Eigen::internal::pmadd(y, y, splat(1)), t())};
-    } else if constexpr (which == 5) {
+    } else if constexpr (std::is_same_v<F, vector_math::tanh_op<Scalar>>) {
       return tanh();
     } else {
       return each([&f](const Scalar& a) { return Scalar(f(a)); });
