@@ -80,6 +80,25 @@ bool lane_ready(const Zip<Rule, Left, Right>& node, Index n) {
 template <class N, class P>
 using lane_value = std::conditional_t<N::rank == 0, typename N::Scalar, Lane<typename N::Scalar, P>>;
 
+// A product whose rows can be computed a block at a time (a matrix times a vector or a
+// matrix, contract.hpp). Inside a full sum with gradients, its rows are computed a block
+// at a time with the region's pass, and the adjoint of its right operand gathered from
+// the same block (A_block^T G_block) while the block of A is still in cache: A is read
+// from memory once per backward instead of twice.
+struct RowBlocking {
+  Index elements_per_row = 0;  // 0: not blocked
+  Index rows_per_block = 0;
+};
+template <class N>
+concept row_blocked = requires(const N& node, const typename N::Scalar* adjoint, Index first, Index last) {
+  { node.row_blocking() } -> std::same_as<RowBlocking>;
+  { node.rows_deferred() } -> std::same_as<bool>;
+  node.defer_rows(true);
+  node.forward_rows(first, last);
+  node.gather_rows(adjoint, first, last);
+  { node.has_gathered_rows() } -> std::same_as<bool>;
+};
+
 // Gradients of a region computed before its backward, seed 1, in the order the plan
 // met its leaves and stored values; delivered in the same order (deliver() below).
 template <class S>
@@ -143,6 +162,9 @@ struct StoredOperand {
     else
       return Lane<S, P>(lanes::load<S, P>(values + i));
   }
+  // The rows [first, last) of a row-blocked product are about to be read, or have been.
+  void rows_ready(Index, Index) const {}
+  void rows_done(Index, Index) const {}
   template <class P>
   void collect(const P* sums) {
     if constexpr (R == 0)
@@ -178,6 +200,14 @@ struct LaneEvaluator : StoredOperand<typename N::Scalar, N::rank> {
       sums[0] = lanes::add<S, P>(sums[0], seed.packet);
     else
       lanes::store<S, P>(adjoint + i, seed.packet);
+  }
+  void rows_ready(Index first, Index last) const {
+    if constexpr (row_blocked<N>)
+      if (node.rows_deferred()) node.forward_rows(first, last);
+  }
+  void rows_done(Index first, Index last) const {
+    if constexpr (row_blocked<N>)
+      if (node.rows_deferred()) node.gather_rows(adjoint, first, last);
   }
   void finish() {
     if (!this->receives || this->deferred) return;
@@ -254,6 +284,8 @@ struct LaneEvaluator<Constant<S>> {
   void collect(const P*) {}
   static constexpr int slots = 0;
   void finish() {}
+  void rows_ready(Index, Index) const {}
+  void rows_done(Index, Index) const {}
 };
 
 template <class Rule, class Child>
@@ -287,8 +319,12 @@ struct LaneEvaluator<Map<Rule, Child>> {
   template <bool Needed, class P>
   Lane<S, P> value(record<P>& r, Index i) const {
     r.x = child.template value<Needed || !constant_derivative>(r.child, i);
-    if constexpr (Needed || from_value) r.y = node.rule.value(r.x);
-    return r.y;
+    if constexpr (Needed || from_value) {
+      r.y = node.rule.value(r.x);
+      return r.y;
+    } else {
+      return Lane<S, P>();
+    }
   }
   template <class P>
   void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i, P* sums) {
@@ -308,6 +344,8 @@ struct LaneEvaluator<Map<Rule, Child>> {
     child.collect(sums);
   }
   void finish() { child.finish(); }
+  void rows_ready(Index first, Index last) const { child.rows_ready(first, last); }
+  void rows_done(Index first, Index last) const { child.rows_done(first, last); }
 };
 
 template <class Rule, class Left, class Right>
@@ -368,6 +406,14 @@ struct LaneEvaluator<Zip<Rule, Left, Right>> {
     left.finish();
     right.finish();
   }
+  void rows_ready(Index first, Index last) const {
+    left.rows_ready(first, last);
+    right.rows_ready(first, last);
+  }
+  void rows_done(Index first, Index last) const {
+    left.rows_done(first, last);
+    right.rows_done(first, last);
+  }
 };
 
 // The seed of the pass, g, read a packet at a time through Eigen's own evaluator (g may
@@ -398,11 +444,11 @@ struct ConstantSeed {
   Lane<S, P> at(Index) const { return Lane<S, P>(lanes::broadcast<S, P>(value)); }
 };
 
-// One pass over the region: per packet, values forward, then the adjoint from the seed;
-// returns the sum of the region's values when asked to (Sum), summed in blocks so that
-// rounding grows with the block count rather than with n.
+// One pass over the elements [first, n) of the region: per packet, values forward, then
+// the adjoint from the seed; returns the sum of those values when asked to (Sum), summed
+// in blocks so that rounding grows with the block count rather than with n.
 template <bool Sum, class N, class Seed>
-typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
+typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const Seed& seed) {
   using S = typename N::Scalar;
   using P = lane_packet_t<S>;
   constexpr Index width = lanes::width<S, P>, block = 256 * width;
@@ -418,7 +464,7 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index n, const Seed& seed) {
   S tail_sums[slots];
   for (int k = 0; k < slots; ++k) sums[k] = lanes::broadcast<S, P>(S(0)), tail_sums[k] = S(0);
   S total = 0;
-  Index i = 0;
+  Index i = first;
   while (i + width <= n) {
     const Index block_end = std::min(n, i + block);
     P block_sum = lanes::broadcast<S, P>(S(0));
@@ -467,23 +513,91 @@ bool fused_backward(const N& node, const G& g) {
     if (n == 0 || !lane_ready(node, n)) return false;
     const ExpressionSeed<S, G> seed(g);
     LaneEvaluator<N> plan(node, n, nullptr);
-    sweep<false>(plan, n, seed);
+    sweep<false>(plan, 0, n, seed);
     plan.finish();
     return true;
   }
 }
 
-// The sum of a region's values, with its gradients for seed `scale` computed in the
-// same pass into `pending` (a mean passes 1/n); false when the region does not qualify.
-template <class N, class S>
-bool sum_with_gradients(const N& node, S scale, S& sum, PendingGradients<S>& pending) {
+// Whether the fused pass takes the region: its scalar type and nodes (lane_region), and
+// operands that cover it (lane_ready).
+template <class N>
+bool lane_pass_qualifies(const N& node) {
   if constexpr (!lane_region<N>) {
     return false;
   } else {
     const Index n = element_count(node.dims());
-    if (n == 0 || !lane_ready(node, n)) return false;
+    return n > 0 && lane_ready(node, n);
+  }
+}
+
+// Marks the row-blocked products among the region's operands (before they are
+// prepared: their rows are then computed during the pass) and returns how to block the
+// region, or elements_per_row 0 when nothing is blocked. Call only on a region for which
+// lane_pass_qualifies holds, and follow with sum_with_gradients.
+template <class N>
+RowBlocking defer_row_products(const N& node) {
+  if constexpr (row_blocked<N>) {
+    const RowBlocking blocking = node.row_blocking();
+    if (blocking.elements_per_row > 0) node.defer_rows(true);
+    return blocking;
+  } else {
+    return {};
+  }
+}
+template <class Rule, class Child>
+RowBlocking defer_row_products(const Map<Rule, Child>& node) {
+  return defer_row_products(node.child);
+}
+template <class Rule, class Left, class Right>
+RowBlocking defer_row_products(const Zip<Rule, Left, Right>& node) {
+  const RowBlocking a = defer_row_products(node.left);
+  const RowBlocking b = defer_row_products(node.right);
+  if (a.elements_per_row == 0) return b;
+  if (b.elements_per_row == 0) return a;
+  // Operands that cover the region have its shape, so their rows have the same length.
+  return {a.elements_per_row, std::min(a.rows_per_block, b.rows_per_block)};
+}
+template <class N>
+void end_row_products(const N& node) {
+  if constexpr (row_blocked<N>) node.defer_rows(false);
+}
+template <class Rule, class Child>
+void end_row_products(const Map<Rule, Child>& node) {
+  end_row_products(node.child);
+}
+template <class Rule, class Left, class Right>
+void end_row_products(const Zip<Rule, Left, Right>& node) {
+  end_row_products(node.left);
+  end_row_products(node.right);
+}
+
+// The sum of a region's values, with its gradients for seed `scale` computed in the
+// same pass into `pending` (a mean passes 1/n); false when the region does not qualify.
+// With `blocking` from defer_row_products, the pass runs a block of rows at a time, each
+// block's products computed just before it and their adjoints gathered just after.
+template <class N, class S>
+bool sum_with_gradients(const N& node, S scale, S& sum, PendingGradients<S>& pending, RowBlocking blocking = {}) {
+  if constexpr (!lane_region<N>) {
+    return false;
+  } else {
+    if (!lane_pass_qualifies(node)) return false;
+    const Index n = element_count(node.dims());
     LaneEvaluator<N> plan(node, n, &pending);
-    sum = sweep<true>(plan, n, ConstantSeed<S>{scale});
+    const ConstantSeed<S> seed{scale};
+    if (blocking.elements_per_row == 0) {
+      sum = sweep<true>(plan, 0, n, seed);
+      return true;
+    }
+    const Index rows = n / blocking.elements_per_row;
+    sum = 0;
+    for (Index row = 0; row < rows; row += blocking.rows_per_block) {
+      const Index end = std::min(rows, row + blocking.rows_per_block);
+      plan.rows_ready(row, end);
+      sum += sweep<true>(plan, row * blocking.elements_per_row, end * blocking.elements_per_row, seed);
+      plan.rows_done(row, end);
+    }
+    end_row_products(node);
     return true;
   }
 }
@@ -498,10 +612,16 @@ void deliver(const N& node, PendingGradients<S>& pending, S seed) {
     pool::Scratch<S, 0> total(Shape<0>{});
     total.tensor() = seed * e.total;
     node.backward(total.tensor);
-  } else if (seed == S(1)) {
-    node.backward(pending.template buffer_of<N::rank>(e));
   } else {
-    node.backward(pending.template buffer_of<N::rank>(e) * seed);
+    auto& buffer = pending.template buffer_of<N::rank>(e);
+    if constexpr (row_blocked<N>) {
+      // The right operand's adjoint was gathered during the pass (for seed 1).
+      if (node.has_gathered_rows()) return node.backward_gathered(buffer, seed);
+    }
+    if (seed == S(1))
+      node.backward(buffer);
+    else
+      node.backward(buffer * seed);
   }
 }
 template <class S, int R>

@@ -87,6 +87,11 @@ struct Reduce : expression_base {
 
   const Shape<rank>& dims() const { return shape; }
   void prepare() const {
+    // Matrix products in a summed region are computed a block of rows at a time during
+    // its pass (expr/lanes.hpp, row_blocked): they are told so before being prepared.
+    RowBlocking blocking;
+    if constexpr (sums_with_gradients)
+      if (grad_enabled() && child.needs_grad() && lane_pass_qualifies(child)) blocking = defer_row_products(child);
     child.prepare();
     pool::fit(cache->value, reduced);
     cache->pending.reset();
@@ -94,7 +99,7 @@ struct Reduce : expression_base {
       if (grad_enabled() && child.needs_grad()) {
         const Scalar scale = std::is_same_v<Rule, ops::Mean> ? Scalar(1) / Scalar(element_count(child.dims())) : Scalar(1);
         Scalar total = 0;
-        if (sum_with_gradients(child, scale, total, cache->pending.emplace())) {
+        if (sum_with_gradients(child, scale, total, cache->pending.emplace(), blocking)) {
           cache->value() = total * scale;
           return;
         }
