@@ -65,6 +65,23 @@ TEST_CASE("scalar parameters stretched over a vector get their gradients as sums
   }
 }
 
+TEST_CASE("a single value added everywhere gets the element count as its gradient, scaled by the seed") {
+  for (fg::Index n : sizes) {
+    auto x = ramp<float>(n, -1, 1);
+    fg::Tensor<float, 0> b(0.5f), c(2.0f);
+    b.requires_grad(true);
+    c.requires_grad(true);
+    // b's adjoint is the same in every element (counted); c's is x times a single value.
+    fg::Tensor<float, 0> loss = 3.0f * fg::mean(fg::exp(x) + 2.0f * b - x / c);
+    loss.backward();
+    double x_sum = 0;
+    for (fg::Index i = 0; i < n; ++i) x_sum += x.value()(i);
+    INFO("n = ", n);
+    CHECK(b.grad()() == doctest::Approx(6.0).epsilon(1e-6));
+    CHECK(c.grad()() == doctest::Approx(3.0 * x_sum / 4.0 / double(n)).epsilon(1e-5).scale(1.0));
+  }
+}
+
 TEST_CASE("a second backward without zero_grad adds to the first") {
   auto x = ramp<double>(37, -1, 1);
   for (int pass = 1; pass <= 2; ++pass) {

@@ -80,6 +80,84 @@ bool lane_ready(const Zip<Rule, Left, Right>& node, Index n) {
 template <class N, class P>
 using lane_value = std::conditional_t<N::rank == 0, typename N::Scalar, Lane<typename N::Scalar, P>>;
 
+// An adjoint in the pass is a lane; or one value shared by every element (a constant
+// seed passed through partials that are single values); or a lane times such a shared
+// value, multiplied out only where a lane must be stored. A single value's running sum
+// adds the lanes and multiplies by the shared factor once, after the pass, and counts
+// shared values instead of adding them: per packet, -0.5 (x - mu)^2 / sigma^2 then costs
+// mu and sigma one addition each.
+template <class S, class P>
+struct ScaledLane {
+  Lane<S, P> lane;
+  S factor;  // the same in every packet: made of single values and constants only
+};
+template <class S, class P, class A>
+inline constexpr bool is_scaled_lane = std::is_same_v<A, ScaledLane<S, P>>;
+
+template <class S, class P, class A>
+Lane<S, P> multiplied_out(const A& adjoint) {
+  if constexpr (std::is_same_v<A, S>)
+    return Lane<S, P>(lanes::broadcast<S, P>(adjoint));
+  else if constexpr (is_scaled_lane<S, P, A>)
+    return adjoint.lane * adjoint.factor;
+  else
+    return adjoint;
+}
+
+// upstream * derivative, each a single value (S) or a lane, keeping single factors apart.
+template <class S, class P, class A, class D>
+auto adjoint_chain(const A& upstream, const D& derivative) {
+  if constexpr (ops::is_one<D>) {
+    return upstream;
+  } else if constexpr (ops::is_minus_one<D>) {
+    if constexpr (is_scaled_lane<S, P, A>)
+      return ScaledLane<S, P>{upstream.lane, -upstream.factor};
+    else
+      return A(-upstream);
+  } else if constexpr (std::is_same_v<D, S>) {
+    if constexpr (std::is_same_v<A, S>)
+      return S(upstream * derivative);
+    else if constexpr (is_scaled_lane<S, P, A>)
+      return ScaledLane<S, P>{upstream.lane, upstream.factor * derivative};
+    else
+      return ScaledLane<S, P>{upstream, derivative};
+  } else {
+    const Lane<S, P> lane(derivative);
+    if constexpr (std::is_same_v<A, S>)
+      return ScaledLane<S, P>{lane, upstream};
+    else if constexpr (is_scaled_lane<S, P, A>)
+      return ScaledLane<S, P>{upstream.lane * lane, upstream.factor};
+    else
+      return Lane<S, P>(upstream * lane);
+  }
+}
+
+// A single value's gradient over the pass, in one of three forms by what its adjoint is
+// (one form per slot: a slot is reached from one place, always with the same type).
+template <class S, class P>
+struct SlotSum {
+  P lanes = lanes::broadcast<S, P>(S(0));
+  S factor = S(1);  // of scaled lanes
+  S shared = S(0);  // of a shared value, counted
+  Index count = 0;
+
+  template <class A>
+  void add(const A& adjoint) {
+    if constexpr (std::is_same_v<A, S>) {
+      shared = adjoint, ++count;
+    } else if constexpr (is_scaled_lane<S, P, A>) {
+      lanes = lanes::add<S, P>(lanes, adjoint.lane.packet), factor = adjoint.factor;
+    } else {
+      lanes = lanes::add<S, P>(lanes, adjoint.packet);
+    }
+  }
+  S total() const {
+    S sum = lanes::total<S, P>(lanes) * factor;
+    if (count > 0) sum = sum + shared * S(double(count) * lanes::width<S, P>);
+    return sum;
+  }
+};
+
 // A product whose rows can be computed a block at a time (a matrix times a vector or a
 // matrix, contract.hpp). Inside a full sum with gradients, its rows are computed a block
 // at a time with the region's pass, and the adjoint of its right operand gathered from
@@ -166,9 +244,9 @@ struct StoredOperand {
   void rows_ready(Index, Index) const {}
   void rows_done(Index, Index) const {}
   template <class P>
-  void collect(const P* sums) {
+  void collect(const SlotSum<S, P>* sums) {
     if constexpr (R == 0)
-      if (receives) (deferred ? deferred->entries[entry].total : single_total) += lanes::total<S, P>(sums[0]);
+      if (receives) (deferred ? deferred->entries[entry].total : single_total) += sums[0].total();
   }
 };
 
@@ -194,12 +272,12 @@ struct LaneEvaluator : StoredOperand<typename N::Scalar, N::rank> {
       }
     }
   }
-  template <class P>
-  void adjoint_at(typename Base::template record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
+  template <class P, class A>
+  void adjoint_at(typename Base::template record<P>&, const A& seed, Index i, SlotSum<S, P>* sums) {
     if constexpr (N::rank == 0)
-      sums[0] = lanes::add<S, P>(sums[0], seed.packet);
+      sums[0].add(seed);
     else
-      lanes::store<S, P>(adjoint + i, seed.packet);
+      lanes::store<S, P>(adjoint + i, multiplied_out<S, P>(seed).packet);
   }
   void rows_ready(Index first, Index last) const {
     if constexpr (row_blocked<N>)
@@ -251,12 +329,12 @@ struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
       }
     }
   }
-  template <class P>
-  void adjoint_at(typename Base::template record<P>&, const Lane<S, P>& seed, Index i, P* sums) {
+  template <class P, class A>
+  void adjoint_at(typename Base::template record<P>&, const A& seed, Index i, SlotSum<S, P>* sums) {
     if constexpr (R == 0) {
-      sums[0] = lanes::add<S, P>(sums[0], seed.packet);
+      sums[0].add(seed);
     } else if (gradient) {
-      P contribution = seed.packet;
+      P contribution = multiplied_out<S, P>(seed).packet;
       if (add) contribution = lanes::add<S, P>(lanes::load<S, P>(gradient + i), contribution);
       lanes::store<S, P>(gradient + i, contribution);
     }
@@ -281,7 +359,7 @@ struct LaneEvaluator<Constant<S>> {
   template <bool Needed, class P>
   S value(record<P>&, Index) const { return constant; }
   template <class P>
-  void collect(const P*) {}
+  void collect(const SlotSum<S, P>*) {}
   static constexpr int slots = 0;
   void finish() {}
   void rows_ready(Index, Index) const {}
@@ -326,21 +404,21 @@ struct LaneEvaluator<Map<Rule, Child>> {
       return Lane<S, P>();
     }
   }
-  template <class P>
-  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i, P* sums) {
+  template <class P, class A>
+  void adjoint_at(record<P>& r, const A& seed, Index i, SlotSum<S, P>* sums) {
     // Below a single value's running sum the call is unconditional: a sum updated under
     // a branch would live in memory rather than in a register. (What it gathers for a
     // value that needs no gradient is dropped in collect.)
     if constexpr (LaneEvaluator<Child>::slots == 0)
       if (!needs) return;
     if constexpr (from_value)
-      child.adjoint_at(r.child, Lane<S, P>(ops::chain(seed, node.rule.derivative_from_value(r.y))), i, sums);
+      child.adjoint_at(r.child, adjoint_chain<S, P>(seed, node.rule.derivative_from_value(r.y)), i, sums);
     else
-      child.adjoint_at(r.child, Lane<S, P>(ops::chain(seed, node.rule.derivative(r.x))), i, sums);
+      child.adjoint_at(r.child, adjoint_chain<S, P>(seed, node.rule.derivative(r.x)), i, sums);
   }
   static constexpr int slots = LaneEvaluator<Child>::slots;
   template <class P>
-  void collect(const P* sums) {
+  void collect(const SlotSum<S, P>* sums) {
     child.collect(sums);
   }
   void finish() { child.finish(); }
@@ -387,18 +465,18 @@ struct LaneEvaluator<Zip<Rule, Left, Right>> {
     else
       return Lane<S, P>();
   }
-  template <class P>
-  void adjoint_at(record<P>& r, const Lane<S, P>& seed, Index i, P* sums) {
+  template <class P, class A>
+  void adjoint_at(record<P>& r, const A& seed, Index i, SlotSum<S, P>* sums) {
     constexpr bool left_sums = LaneEvaluator<Left>::slots > 0, right_sums = LaneEvaluator<Right>::slots > 0;
     if constexpr (!is_constant<Left>)
-      if (left_sums || left_needs) left.adjoint_at(r.left, Lane<S, P>(ops::chain(seed, node.rule.d_left(r.a, r.b))), i, sums);
+      if (left_sums || left_needs) left.adjoint_at(r.left, adjoint_chain<S, P>(seed, node.rule.d_left(r.a, r.b)), i, sums);
     if constexpr (!is_constant<Right>)
-      if (right_sums || right_needs) right.adjoint_at(r.right, Lane<S, P>(ops::chain(seed, node.rule.d_right(r.a, r.b))), i,
+      if (right_sums || right_needs) right.adjoint_at(r.right, adjoint_chain<S, P>(seed, node.rule.d_right(r.a, r.b)), i,
                                      sums + LaneEvaluator<Left>::slots);
   }
   static constexpr int slots = LaneEvaluator<Left>::slots + LaneEvaluator<Right>::slots;
   template <class P>
-  void collect(const P* sums) {
+  void collect(const SlotSum<S, P>* sums) {
     left.collect(sums);
     right.collect(sums + LaneEvaluator<Left>::slots);
   }
@@ -441,7 +519,7 @@ template <class S>
 struct ConstantSeed {
   S value;
   template <class P>
-  Lane<S, P> at(Index) const { return Lane<S, P>(lanes::broadcast<S, P>(value)); }
+  S at(Index) const { return value; }
 };
 
 // One pass over the elements [first, n) of the region: per packet, values forward, then
@@ -460,9 +538,8 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const See
   // The running sums of single values' gradients: a small local array indexed by
   // constants once inlined, which the compiler keeps in registers.
   constexpr int slots = LaneEvaluator<N>::slots > 0 ? LaneEvaluator<N>::slots : 1;
-  P sums[slots];
-  S tail_sums[slots];
-  for (int k = 0; k < slots; ++k) sums[k] = lanes::broadcast<S, P>(S(0)), tail_sums[k] = S(0);
+  SlotSum<S, P> sums[slots];
+  SlotSum<S, S> tail_sums[slots];
   S total = 0;
   Index i = first;
   while (i + width <= n) {
