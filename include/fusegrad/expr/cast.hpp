@@ -37,11 +37,12 @@ using promoted_scalar = std::conditional_t<is_dual<A>, A, B>;
 
 // A node read in scalar type S: itself, or as dual numbers.
 template <class S, class N>
-auto in_scalar(const N& node) {
-  if constexpr (std::is_same_v<typename N::Scalar, S> || is_constant<N>)
-    return node;
+auto in_scalar(N&& node) {
+  using Plain = std::remove_cvref_t<N>;
+  if constexpr (std::is_same_v<typename Plain::Scalar, S> || is_constant<Plain>)
+    return Plain(std::forward<N>(node));
   else
-    return ToDual<N>(node);
+    return ToDual<Plain>(std::forward<N>(node));
 }
 
 }  // namespace fusegrad::expr

@@ -47,22 +47,24 @@ struct condition_scalar<Condition> {
 
 // A number operand becomes a Constant of the tensor operand's scalar type.
 template <class S, class T>
-auto to_node(const T& v) {
+auto to_node(T&& v) {
   if constexpr (Number<T>)
     return Constant<S>(static_cast<S>(v));
   else
-    return operand_node(in_scalar<S>(as_node(v)));
+    return operand_node(in_scalar<S>(as_node(std::forward<T>(v))));
 }
 
 template <class Rule, class X>
-auto make_map(Rule rule, const X& x) {
-  return Map<Rule, node_of<X>>(std::move(rule), as_node(x));
+auto make_map(Rule rule, X&& x) {
+  return Map<Rule, node_of<X>>(std::move(rule), as_node(std::forward<X>(x)));
 }
 
 template <class Rule, class A, class B>
-auto make_zip(Rule rule, const A& a, const B& b) {
-  using S = typename common_scalar<A, B>::type;
-  return Zip<Rule, decltype(to_node<S>(a)), decltype(to_node<S>(b))>(std::move(rule), to_node<S>(a), to_node<S>(b));
+auto make_zip(Rule rule, A&& a, B&& b) {
+  using S = typename common_scalar<std::remove_cvref_t<A>, std::remove_cvref_t<B>>::type;
+  using Left = decltype(to_node<S>(std::declval<const std::remove_cvref_t<A>&>()));
+  using Right = decltype(to_node<S>(std::declval<const std::remove_cvref_t<B>&>()));
+  return Zip<Rule, Left, Right>(std::move(rule), to_node<S>(std::forward<A>(a)), to_node<S>(std::forward<B>(b)));
 }
 
 template <class Rule, class A, class B>
@@ -72,8 +74,8 @@ auto make_compare(Rule rule, const A& a, const B& b) {
 }
 
 template <class Rule, bool Keep, class X, std::size_t K>
-auto make_reduce(Rule rule, const X& x, std::array<Index, K> axes) {
-  return Reduce<Rule, node_of<X>, int(K), Keep>(std::move(rule), as_node(x), axes);
+auto make_reduce(Rule rule, X&& x, std::array<Index, K> axes) {
+  return Reduce<Rule, node_of<X>, int(K), Keep>(std::move(rule), as_node(std::forward<X>(x)), axes);
 }
 
 template <int R>
@@ -85,8 +87,8 @@ std::array<Index, R> all_axes() {
 
 // The reduction overloads shared by sum, mean, max, min, prod and logsumexp.
 template <class Rule, class X>
-auto reduce_all(Rule rule, const X& x) {
-  return make_reduce<Rule, false>(std::move(rule), x, all_axes<node_of<X>::rank>());
+auto reduce_all(Rule rule, X&& x) {
+  return make_reduce<Rule, false>(std::move(rule), std::forward<X>(x), all_axes<node_of<X>::rank>());
 }
 
 }  // namespace expr
@@ -96,15 +98,15 @@ concept ElementwisePair = (Operand<A> || Operand<B>) && (Operand<A> || Number<A>
 
 // Arithmetic, with NumPy broadcasting and numbers on either side.
 template <class A, class B> requires ElementwisePair<A, B>
-auto operator+(const A& a, const B& b) { return expr::make_zip(ops::Add{}, a, b); }
+auto operator+(A&& a, B&& b) { return expr::make_zip(ops::Add{}, std::forward<A>(a), std::forward<B>(b)); }
 template <class A, class B> requires ElementwisePair<A, B>
-auto operator-(const A& a, const B& b) { return expr::make_zip(ops::Subtract{}, a, b); }
+auto operator-(A&& a, B&& b) { return expr::make_zip(ops::Subtract{}, std::forward<A>(a), std::forward<B>(b)); }
 template <class A, class B> requires ElementwisePair<A, B>
-auto operator*(const A& a, const B& b) { return expr::make_zip(ops::Multiply{}, a, b); }
+auto operator*(A&& a, B&& b) { return expr::make_zip(ops::Multiply{}, std::forward<A>(a), std::forward<B>(b)); }
 template <class A, class B> requires ElementwisePair<A, B>
-auto operator/(const A& a, const B& b) { return expr::make_zip(ops::Divide{}, a, b); }
+auto operator/(A&& a, B&& b) { return expr::make_zip(ops::Divide{}, std::forward<A>(a), std::forward<B>(b)); }
 template <Operand X>
-auto operator-(const X& x) { return expr::make_map(ops::Negate{}, x); }
+auto operator-(X&& x) { return expr::make_map(ops::Negate{}, std::forward<X>(x)); }
 
 template <class A, class B> requires ElementwisePair<A, B>
 auto pow(const A& a, const B& b) {
@@ -150,17 +152,17 @@ auto where(const C& condition, const A& a, const B& b) {
 }
 
 // Elementwise functions.
-template <Operand X> auto exp(const X& x) { return expr::make_map(ops::Exp{}, x); }
-template <Operand X> auto log(const X& x) { return expr::make_map(ops::Log{}, x); }
-template <Operand X> auto sin(const X& x) { return expr::make_map(ops::Sin{}, x); }
-template <Operand X> auto cos(const X& x) { return expr::make_map(ops::Cos{}, x); }
-template <Operand X> auto tan(const X& x) { return expr::make_map(ops::Tan{}, x); }
-template <Operand X> auto tanh(const X& x) { return expr::make_map(ops::Tanh{}, x); }
-template <Operand X> auto sigmoid(const X& x) { return expr::make_map(ops::Sigmoid{}, x); }
-template <Operand X> auto relu(const X& x) { return expr::make_map(ops::Relu{}, x); }
-template <Operand X> auto sqrt(const X& x) { return expr::make_map(ops::Sqrt{}, x); }
-template <Operand X> auto abs(const X& x) { return expr::make_map(ops::Abs{}, x); }
-template <Operand X> auto square(const X& x) { return expr::make_map(ops::Square{}, x); }
+template <Operand X> auto exp(X&& x) { return expr::make_map(ops::Exp{}, std::forward<X>(x)); }
+template <Operand X> auto log(X&& x) { return expr::make_map(ops::Log{}, std::forward<X>(x)); }
+template <Operand X> auto sin(X&& x) { return expr::make_map(ops::Sin{}, std::forward<X>(x)); }
+template <Operand X> auto cos(X&& x) { return expr::make_map(ops::Cos{}, std::forward<X>(x)); }
+template <Operand X> auto tan(X&& x) { return expr::make_map(ops::Tan{}, std::forward<X>(x)); }
+template <Operand X> auto tanh(X&& x) { return expr::make_map(ops::Tanh{}, std::forward<X>(x)); }
+template <Operand X> auto sigmoid(X&& x) { return expr::make_map(ops::Sigmoid{}, std::forward<X>(x)); }
+template <Operand X> auto relu(X&& x) { return expr::make_map(ops::Relu{}, std::forward<X>(x)); }
+template <Operand X> auto sqrt(X&& x) { return expr::make_map(ops::Sqrt{}, std::forward<X>(x)); }
+template <Operand X> auto abs(X&& x) { return expr::make_map(ops::Abs{}, std::forward<X>(x)); }
+template <Operand X> auto square(X&& x) { return expr::make_map(ops::Square{}, std::forward<X>(x)); }
 
 // clamp(x, lo, hi); an infinite bound means no bound on that side.
 template <Operand X, Number L, Number H>
@@ -185,8 +187,8 @@ auto zip(const A& a, const B& b, F f, DX dfdx, DY dfdy) {
 
 // Reductions: over all dimensions (rank 0), over listed ones, or keeping them as size 1.
 template <class Rule, Operand X>
-auto reduction(Rule rule, const X& x) {
-  return expr::reduce_all(std::move(rule), x);
+auto reduction(Rule rule, X&& x) {
+  return expr::reduce_all(std::move(rule), std::forward<X>(x));
 }
 template <class Rule, Operand X, int K>
 auto reduction(Rule rule, const X& x, expr::Axes<K> axes) {
@@ -201,13 +203,13 @@ auto reduction(Rule rule, const X& x, expr::keep_dims_t) {
   return expr::make_reduce<Rule, true>(std::move(rule), x, expr::all_axes<expr::node_of<X>::rank>());
 }
 
-template <Operand X, class... Options> auto sum(const X& x, Options... o) { return reduction(ops::Sum{}, x, o...); }
-template <Operand X, class... Options> auto mean(const X& x, Options... o) { return reduction(ops::Mean{}, x, o...); }
-template <Operand X, class... Options> auto max(const X& x, Options... o) { return reduction(ops::Max{}, x, o...); }
-template <Operand X, class... Options> auto min(const X& x, Options... o) { return reduction(ops::Min{}, x, o...); }
-template <Operand X, class... Options> auto prod(const X& x, Options... o) { return reduction(ops::Prod{}, x, o...); }
+template <Operand X, class... Options> auto sum(X&& x, Options... o) { return reduction(ops::Sum{}, std::forward<X>(x), o...); }
+template <Operand X, class... Options> auto mean(X&& x, Options... o) { return reduction(ops::Mean{}, std::forward<X>(x), o...); }
+template <Operand X, class... Options> auto max(X&& x, Options... o) { return reduction(ops::Max{}, std::forward<X>(x), o...); }
+template <Operand X, class... Options> auto min(X&& x, Options... o) { return reduction(ops::Min{}, std::forward<X>(x), o...); }
+template <Operand X, class... Options> auto prod(X&& x, Options... o) { return reduction(ops::Prod{}, std::forward<X>(x), o...); }
 template <Operand X, class... Options>
-auto logsumexp(const X& x, Options... o) { return reduction(ops::LogSumExp{}, x, o...); }
+auto logsumexp(X&& x, Options... o) { return reduction(ops::LogSumExp{}, std::forward<X>(x), o...); }
 
 // reduce(x, [axes, [keep_dims,]] initial, combine, partial): a user reduction where
 // combine(accumulated, element) folds and partial(element, result) = d result / d element.

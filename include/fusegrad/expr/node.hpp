@@ -111,17 +111,20 @@ concept Number = std::is_arithmetic_v<std::remove_cvref_t<T>>;
 
 namespace fusegrad::expr {
 
-// Tensors enter expressions as leaves; nodes as themselves.
+// Tensors enter expressions as leaves; nodes as themselves, moved when they are
+// temporaries (a node holds its leaves' shared pointers: a copy of a subexpression per
+// operator would cost atomic reference counting that grows with the depth squared).
 template <class T>
-auto as_node(const T& operand) {
-  if constexpr (is_tensor<T>)
+auto as_node(T&& operand) {
+  using Plain = std::remove_cvref_t<T>;
+  if constexpr (is_tensor<Plain>)
     return operand.leaf();
   else
-    return operand;
+    return Plain(std::forward<T>(operand));
 }
 
 template <class T>
-using node_of = decltype(as_node(std::declval<const T&>()));
+using node_of = decltype(as_node(std::declval<const std::remove_cvref_t<T>&>()));
 
 // The fused single-pass adjoint of an elementwise region (lanes.hpp); false when the
 // region does not qualify and the caller must take the per-node path.
