@@ -74,7 +74,11 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   // capacity from one pass to the next (a nested pass takes fresh ones).
   static std::atomic<std::uint64_t> passes{0};
   const std::uint64_t pass = ++passes;
-  using List = std::vector<std::shared_ptr<GraphNode>>;
+  // Plain pointers: the root keeps every reachable node alive until the releases below,
+  // which run from the earliest statement on, so a release that frees the nodes behind
+  // its inputs only frees nodes already done with. (Shared pointers here cost two atomic
+  // counts per node and pass.)
+  using List = std::vector<GraphNode*>;
   struct Lists {
     List order, stack;
   };
@@ -82,9 +86,9 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   List order = spare ? std::move(spare->order) : List(), stack = spare ? std::move(spare->stack) : List();
   order.clear();
   stack.clear();
-  stack.push_back(root.producer);
+  stack.push_back(root.producer.get());
   while (!stack.empty()) {
-    std::shared_ptr<GraphNode> node = std::move(stack.back());
+    GraphNode* node = stack.back();
     stack.pop_back();
     if (node->visited == pass) continue;
     node->visited = pass;
@@ -93,16 +97,16 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
           "fusegrad: backward through a graph that an earlier backward already freed; "
           "call the first backward with fg::retain_graph to run backward twice");
     node->visit_inputs([&](VariableBase& input) {
-      if (input.producer && input.producer->visited != pass) stack.push_back(input.producer);
+      if (input.producer && input.producer->visited != pass) stack.push_back(input.producer.get());
     });
-    order.push_back(std::move(node));
+    order.push_back(node);
   }
   // A node's sequence number exceeds those of the nodes producing its inputs, so
   // decreasing sequence is a reverse topological order.
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->sequence > b->sequence; });
-  for (const auto& node : order) node->run_backward();
+  std::sort(order.begin(), order.end(), [](const GraphNode* a, const GraphNode* b) { return a->sequence > b->sequence; });
+  for (GraphNode* node : order) node->run_backward();
   if (!keep_graph)
-    for (const auto& node : order) node->release();
+    for (auto node = order.rbegin(); node != order.rend(); ++node) (*node)->release();
   order.clear();
   if ((spare = pool::thread_object<Lists>())) spare->order = std::move(order), spare->stack = std::move(stack);
 }
