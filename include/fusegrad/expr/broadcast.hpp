@@ -67,9 +67,16 @@ EigenTensor<S, Rc> sum_to_shape(const EigenTensor<S, R>& contribution, const Sha
     evaluate_into(all.tensor, contribution.sum());
     result.setConstant(all.tensor());
   } else if (leading || trailing) {
-    const Shape<2> matrix = leading ? Shape<2>{total / kept, kept} : Shape<2>{kept, total / kept};
-    const std::array<Index, 1> axis{leading ? 0 : 1};
-    result = contribution.reshape(matrix).sum(axis).reshape(child);
+    // Column or row sums of the contribution viewed as a row-major matrix (Eigen's dense
+    // path vectorizes both; its tensor reduction over a leading dimension does not).
+    using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    if (leading) {
+      Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>> out(result.data(), kept);
+      out.noalias() = Eigen::Map<const M>(contribution.data(), total / kept, kept).colwise().sum();
+    } else {
+      Eigen::Map<Eigen::Matrix<S, Eigen::Dynamic, 1>> out(result.data(), kept);
+      out.noalias() = Eigen::Map<const M>(contribution.data(), kept, total / kept).rowwise().sum();
+    }
   } else {
     // General pattern: split every dimension into (kept, stretched) and sum the second.
     Shape<2 * R> split;
@@ -103,15 +110,26 @@ void send_to(const Child& child, const E& contribution, const Shape<R>& out) {
       using S = typename Child::Scalar;
       pool::Scratch<S, 0> total(Shape<0>{});
       evaluate_into(total.tensor, contribution.sum());
-      pool::Scratch<S, Child::rank> reduced(child.dims());
-      reduced.tensor.setConstant(total.tensor());
-      child.backward(reduced.tensor);
+      if constexpr (requires { child.variable->accumulate_in_place([](EigenTensor<S, Child::rank>&, bool) {}); }) {
+        const S t = total.tensor();
+        child.variable->accumulate_in_place([t](EigenTensor<S, Child::rank>& g, bool add) { g.data()[0] = add ? g.data()[0] + t : t; });
+      } else {
+        pool::Scratch<S, Child::rank> reduced(child.dims());
+        reduced.tensor.setConstant(total.tensor());
+        child.backward(reduced.tensor);
+      }
     } else {
       using S = typename Child::Scalar;
-      pool::Scratch<S, int(R)> evaluated(out);
-      evaluate_into(evaluated.tensor, contribution);
-      pool::Recycled<S, Child::rank> reduced(sum_to_shape<S, Child::rank, int(R)>(evaluated.tensor, child.dims(), promoted, out));
-      child.backward(reduced.tensor);
+      if constexpr (std::is_same_v<E, EigenTensor<S, int(R)>>) {
+        // Already a tensor: no copy before the reduction.
+        pool::Recycled<S, Child::rank> reduced(sum_to_shape<S, Child::rank, int(R)>(contribution, child.dims(), promoted, out));
+        child.backward(reduced.tensor);
+      } else {
+        pool::Scratch<S, int(R)> evaluated(out);
+        evaluate_into(evaluated.tensor, contribution);
+        pool::Recycled<S, Child::rank> reduced(sum_to_shape<S, Child::rank, int(R)>(evaluated.tensor, child.dims(), promoted, out));
+        child.backward(reduced.tensor);
+      }
     }
   }
 }

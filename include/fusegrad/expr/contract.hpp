@@ -533,11 +533,11 @@ struct BatchedMatmul : expression_base {
 };
 
 template <int P, class A, class B>
-auto make_contract(const A& a, const B& b, std::array<DimensionPair, P> pairs, const char* operation) {
-  using S = typename common_scalar<A, B>::type;
-  auto left = to_node<S>(a);
-  auto right = to_node<S>(b);
-  return Contract<decltype(left), decltype(right), P>(left, right, pairs, operation);
+auto make_contract(A&& a, B&& b, std::array<DimensionPair, P> pairs, const char* operation) {
+  using S = typename common_scalar<std::remove_cvref_t<A>, std::remove_cvref_t<B>>::type;
+  auto left = to_node<S>(std::forward<A>(a));
+  auto right = to_node<S>(std::forward<B>(b));
+  return Contract<decltype(left), decltype(right), P>(std::move(left), std::move(right), pairs, operation);
 }
 
 }  // namespace fusegrad::expr
@@ -568,12 +568,12 @@ template <class C>
 inline constexpr bool is_matrix_permute<Permute<C>> = C::rank == 2;
 
 template <class N>
-auto without_transpose(const N& node, Index& contracted_dimension) {
-  if constexpr (is_matrix_permute<N>) {
+auto without_transpose(N&& node, Index& contracted_dimension) {
+  if constexpr (is_matrix_permute<std::remove_cvref_t<N>>) {
     contracted_dimension = node.permutation[contracted_dimension];
-    return node.child;
+    return std::forward<N>(node).child;
   } else {
-    return node;
+    return std::remove_cvref_t<N>(std::forward<N>(node));
   }
 }
 }  // namespace expr::detail
@@ -592,7 +592,8 @@ auto matmul(const A& a, const B& b) {
     Index left_dimension = ra - 1, right_dimension = 0;
     auto left = expr::detail::without_transpose(expr::as_node(a), left_dimension);
     auto right = expr::detail::without_transpose(expr::as_node(b), right_dimension);
-    return expr::make_contract<1>(left, right, {expr::DimensionPair{left_dimension, right_dimension}}, "matmul");
+    return expr::make_contract<1>(std::move(left), std::move(right),
+                                  {expr::DimensionPair{left_dimension, right_dimension}}, "matmul");
   }
 }
 

@@ -15,9 +15,16 @@ namespace fusegrad {
 // How a loss combines the per-example losses of a batch.
 enum class loss_reduction { mean, sum };
 
+// x is read twice: an expression (a matrix product, say) is evaluated once, as a
+// statement of its own, rather than twice forward and twice backward.
 template <Operand X>
 auto log_softmax(const X& x, int dim) {
-  return x - logsumexp(x, dims(dim), keep_dims);
+  if constexpr (expr::is_tensor<X>) {
+    return x - logsumexp(x, dims(dim), keep_dims);
+  } else {
+    auto evaluated = eval(x);
+    return evaluated - logsumexp(evaluated, dims(dim), keep_dims);
+  }
 }
 
 template <Operand X>
