@@ -267,9 +267,22 @@ struct Contract : expression_base {
   void defer_rows(bool deferred) const { rows_are_deferred = deferred; }
   bool has_gathered_rows() const { return gathered_right != nullptr; }
 
+  // The output rows [first, last) as a matrix, or as a vector when B is one: a vector
+  // destination known at compile time takes Eigen's matrix-vector kernel directly (a
+  // one-column block of a row-major matrix measured 1.8 times slower there).
+  template <class T>
+  auto output_rows(T* data, Index first, Index last) const {
+    if constexpr (right_rank == 1) {
+      using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>,
+                                        Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
+      return Eigen::Map<Vector>(data + first, last - first);
+    } else {
+      return output_view(data, shape).middleRows(first, last - first);
+    }
+  }
   void forward_rows(Index first, Index last) const {
     if constexpr (can_block_rows) {
-      auto out = output_view(cache->data(), shape).middleRows(first, last - first);
+      auto out = output_rows(cache->data(), first, last);
       view<false>(left.value(), 1, [&](const auto& a) {
         view<true>(right.value(), pairs[0].second,
                    [&](const auto& b) { out.noalias() = a.middleRows(first, last - first) * b; });
@@ -279,7 +292,7 @@ struct Contract : expression_base {
   void gather_rows(const Scalar* adjoint, Index first, Index last) const {
     if constexpr (can_block_rows) {
       if (first == 0) gathered_right = pool::make_shared_tensor<Scalar, right_rank>(right.node.dims());
-      const auto g = output_view(adjoint, shape).middleRows(first, last - first);
+      const auto g = output_rows(adjoint, first, last);
       view<false>(left.value(), 1, [&](const auto& a) {
         view<true>(*gathered_right, pairs[0].second, [&](auto& d) {
           if (first == 0)
