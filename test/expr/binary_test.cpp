@@ -1,6 +1,9 @@
 // Every elementwise binary primitive: reverse mode against central differences and
 // against its closed-form partials, on ranks 0 to 4 and on broadcast operands.
+#include "../support/expectations.hpp"
 #include "../support/gradient_check.hpp"
+
+#include <vector>
 
 namespace fg = fusegrad;
 using fg::testing::domain;
@@ -21,9 +24,24 @@ void separate(fg::Tensor<S, R>& x, fg::Tensor<S, R>& y) {
     if (std::abs(double(yv.data()[i] - x.value().data()[i])) < 0.05) yv.data()[i] += S(0.3);
 }
 
+// Each operand's gradient equals weights times its closed-form partial, element by
+// element (one function for every op, rank and scalar type: the elements arrive as
+// doubles).
+void check_closed_form(const char* name, int rank, const std::vector<double>& x_gradient,
+                       const std::vector<double>& y_gradient, const std::vector<double>& weights,
+                       const std::vector<double>& x, const std::vector<double>& y, Partials partials) {
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double a = x[i], b = y[i], w = weights[i];
+    INFO(name, " closed form, rank ", rank, " element ", fg::Index(i));
+    CHECK(fg::testing::close(x_gradient[i], w * partials.left(a, b), 1e-5, 1e-6, 1.0));
+    CHECK(fg::testing::close(y_gradient[i], w * partials.right(a, b), 1e-5, 1e-6, 1.0));
+  }
+}
+
 template <class Op>
 void check_binary(const char* name, Op op, Partials partials, domain dx = domain::mixed, domain dy = domain::mixed,
                   bool keep_apart = false) {
+  using fg::testing::elements;
   auto for_scalar = [&]<class S>(S) {
     fg::testing::for_ranks_0_to_4<S>([&](auto rank) {
       constexpr int R = decltype(rank)::value;
@@ -32,12 +50,8 @@ void check_binary(const char* name, Op op, Partials partials, domain dx = domain
       if (keep_apart) separate(x, y);
       const auto weights = fg::testing::expect_gradients_match_differences(
           name, [&](const auto& a, const auto& b) { return op(a, b); }, x, y);
-      for (fg::Index i = 0; i < x.size(); ++i) {
-        const double a = double(x.value().data()[i]), b = double(y.value().data()[i]), w = double(weights.data()[i]);
-        INFO(name, " closed form, rank ", R, " element ", i);
-        CHECK(fg::testing::close(double(x.grad().data()[i]), w * partials.left(a, b), 1e-5, 1e-6, 1.0));
-        CHECK(fg::testing::close(double(y.grad().data()[i]), w * partials.right(a, b), 1e-5, 1e-6, 1.0));
-      }
+      check_closed_form(name, R, elements(x.grad()), elements(y.grad()), elements(weights), elements(x.value()),
+                        elements(y.value()), partials);
     });
   };
   SUBCASE("double") { for_scalar(double{}); }

@@ -75,15 +75,95 @@ EigenTensor<S, R> random_weights(const Shape<R>& dims) {
   return w;
 }
 
-template <class T>
-long double weighted_sum(const T& out, const T& weights) {
+// <out, weights>, summed in long double.
+template <class S>
+long double weighted_sum(const S* out, const S* weights, Index size) {
   long double total = 0;
-  for (Index i = 0; i < out.size(); ++i) total += (long double)out.data()[i] * weights.data()[i];
+  for (Index i = 0; i < size; ++i) total += (long double)out[i] * weights[i];
   return total;
 }
 
 inline bool close(double a, double b, double relative, double absolute, double scale) {
   return std::abs(a - b) <= absolute * scale + relative * std::max(std::abs(a), std::abs(b));
+}
+
+// The comparison itself is compiled once per test file, not once per function checked:
+// what depends on the function (its expression types) is only evaluating it, which
+// reaches the comparison through `weighted_output`, and each input's scalar type, which
+// reaches it through `read` and `write`.
+
+// One input of the checked function: its value buffer (perturbed in place) and its
+// reverse-mode gradient.
+struct checked_input {
+  void* values;
+  Index size;
+  double (*read)(const void* values, Index i);
+  void (*write)(void* values, Index i, double v);
+  std::vector<double> reverse;
+};
+
+template <class S>
+double read_element(const void* values, Index i) {
+  return double(static_cast<const S*>(values)[i]);
+}
+template <class S>
+void write_element(void* values, Index i, double v) {
+  static_cast<S*>(values)[i] = S(v);
+}
+
+// An input tensor after the reverse pass, as a checked_input.
+template <class S, int R>
+checked_input checked_input_of(Tensor<S, R>& input) {
+  auto& value = input.mutable_value();
+  const auto& gradient = input.grad();
+  return {value.data(), value.size(), &read_element<S>, &write_element<S>,
+          std::vector<double>(gradient.data(), gradient.data() + gradient.size())};
+}
+
+// A non-owning reference to a callable returning <f(inputs), W> at the inputs' values.
+class weighted_output_ref {
+ public:
+  template <class F>
+  explicit weighted_output_ref(F& f)
+      : object_(&f), call_([](void* object) -> long double { return (*static_cast<F*>(object))(); }) {}
+  long double operator()() const { return call_(object_); }
+
+ private:
+  void* object_;
+  long double (*call_)(void*);
+};
+
+struct difference_tolerance {
+  double step, relative, absolute;
+};
+
+// Element by element, for every input: the reverse-mode gradient against the central
+// difference of <f, W> with step tolerance.step * max(1, |x|).
+inline void compare_with_central_differences(const std::string& name, std::vector<checked_input>& inputs,
+                                             const difference_tolerance& tolerance,
+                                             weighted_output_ref weighted_output) {
+  const double scale = 1.0;
+  for (std::size_t which = 0; which < inputs.size(); ++which) {
+    checked_input& input = inputs[which];
+    for (Index i = 0; i < input.size; ++i) {
+      const double original = input.read(input.values, i);
+      const double h = tolerance.step * std::max(1.0, std::abs(original));
+      long double plus, minus;
+      {
+        no_grad off;
+        input.write(input.values, i, original + h);
+        plus = weighted_output();
+        input.write(input.values, i, original - h);
+        minus = weighted_output();
+        input.write(input.values, i, original);
+      }
+      const double numeric = double((plus - minus) / (2 * h));
+      const double reverse = input.reverse[std::size_t(i)];
+      INFO(name, ": input ", int(which), " element ", i, " at ", original);
+      CHECK_MESSAGE(close(reverse, numeric, tolerance.relative, tolerance.absolute, scale),
+                    "reverse mode ", reverse, " vs central difference ", numeric);
+    }
+  }
 }
 
 // Checks every input's reverse-mode gradient of f against central differences; returns
@@ -97,32 +177,13 @@ auto expect_gradients_match_differences(const std::string& name, F f, Inputs... 
   Out out = eval(f(inputs...));
   const auto weights = random_weights<S, Out::rank>(out.dimensions());
   out.backward(weights);
-  const double scale = 1.0;
-
-  auto check_input = [&](auto& input, int which) {
-    auto& value = input.mutable_value();
-    const auto analytic = input.grad();
-    for (Index i = 0; i < value.size(); ++i) {
-      const S original = value.data()[i];
-      const double h = Tol::step * std::max(1.0, std::abs(double(original)));
-      long double plus, minus;
-      {
-        no_grad off;
-        value.data()[i] = S(original + h);
-        plus = weighted_sum(eval(f(inputs...)).value(), weights);
-        value.data()[i] = S(original - h);
-        minus = weighted_sum(eval(f(inputs...)).value(), weights);
-        value.data()[i] = original;
-      }
-      const double numeric = double((plus - minus) / (2 * h));
-      const double reverse = double(analytic.data()[i]);
-      INFO(name, ": input ", which, " element ", i, " at ", double(original));
-      CHECK_MESSAGE(close(reverse, numeric, Tol::relative, Tol::absolute, scale),
-                    "reverse mode ", reverse, " vs central difference ", numeric);
-    }
+  std::vector<checked_input> checked{checked_input_of(inputs)...};
+  auto weighted = [&] {
+    const auto value = eval(f(inputs...));
+    return weighted_sum(value.data(), weights.data(), weights.size());
   };
-  int which = 0;
-  (check_input(inputs, which++), ...);
+  compare_with_central_differences(name, checked, {Tol::step, Tol::relative, Tol::absolute},
+                                   weighted_output_ref(weighted));
   return weights;
 }
 
