@@ -8,6 +8,7 @@
 #include <fusegrad/fusegrad.hpp>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 namespace fg = fusegrad;
@@ -227,4 +228,71 @@ TEST_CASE("forward over reverse through fused regions gives the closed-form Hess
       CHECK(hv(i) == doctest::Approx(2 * std::exp(xi) * std::cos(xi) * v(i) + p * v(i) - p * pv).epsilon(1e-12));
     }
   }
+}
+
+namespace {
+
+// f summed over its region (fused, values scaled by single values kept apart) against
+// the same f with x and y stretched over two rows (per-node path: every value and
+// gradient doubles), for the sizes above.
+template <class S, class F>
+void expect_fused_matches_per_node(const char* name, F f, S lo, S hi, double tolerance) {
+  for (fg::Index n : sizes) {
+    auto x = ramp<S>(n, lo, hi), y = ramp<S>(n, hi, lo);
+    fg::Tensor<S, 0> c(S(0.7));
+    c.requires_grad(true);
+    fg::Tensor<S, 0> fused = fg::sum(f(x, y, c));
+    fused.backward();
+    const std::vector<S> gx(x.grad().data(), x.grad().data() + n), gy(y.grad().data(), y.grad().data() + n);
+    const S gc = c.grad()();
+    x.zero_grad(), y.zero_grad(), c.zero_grad();
+    const auto rows = fg::Tensor<S, 2>::zeros(2, n);
+    fg::Tensor<S, 0> twice = fg::sum(f(x + rows, y + rows, c));
+    twice.backward();
+    INFO(std::string(name), ", n = ", n);
+    CHECK(double(twice.item()) == doctest::Approx(2 * double(fused.item())).epsilon(tolerance));
+    CHECK(double(c.grad()()) == doctest::Approx(2 * double(gc)).epsilon(tolerance));
+    for (fg::Index i = 0; i < n; ++i) {
+      INFO("element ", i);
+      CHECK(double(x.grad()(i)) == doctest::Approx(2 * double(gx[std::size_t(i)])).epsilon(tolerance));
+      CHECK(double(y.grad()(i)) == doctest::Approx(2 * double(gy[std::size_t(i)])).epsilon(tolerance));
+    }
+  }
+}
+
+// Relu compares scaled values; products of scaled values keep both factors; division,
+// sqrt, maximum and tanh multiply them out, negation keeps them; single values
+// added on either side of a sum are counted, not added per element.
+template <class S>
+auto scaled_through_comparisons_and_products(const auto& x, const auto& y, fg::Tensor<S, 0>& c) {
+  return fg::relu(x * c - S(1)) + (x * c) * (y * S(2)) * (c * x) - (x * c) / y;
+}
+template <class S>
+auto scaled_through_functions(const auto& x, const auto& y, fg::Tensor<S, 0>& c) {
+  return fg::sqrt(x / c) + fg::maximum(x * S(2), y * c) + fg::tanh(-(x / c)) * c;
+}
+template <class S>
+auto shifted_on_both_sides(const auto& x, const auto& y, fg::Tensor<S, 0>& c) {
+  return c + ((fg::square(x * c) + y * S(0.5)) - c * S(3));
+}
+
+}  // namespace
+
+TEST_CASE("values scaled or shifted by single values give the per-node gradients through every kind of rule") {
+  auto each = [](auto f) { return [f](const auto& x, const auto& y, auto& c) { return f(x, y, c); }; };
+  expect_fused_matches_per_node<double>(
+      "comparisons and products", each([](const auto& x, const auto& y, auto& c) {
+        return scaled_through_comparisons_and_products<double>(x, y, c);
+      }),
+      0.25, 2.0, 1e-12);
+  expect_fused_matches_per_node<double>(
+      "functions", each([](const auto& x, const auto& y, auto& c) { return scaled_through_functions<double>(x, y, c); }),
+      0.25, 2.0, 1e-12);
+  expect_fused_matches_per_node<double>(
+      "shifts", each([](const auto& x, const auto& y, auto& c) { return shifted_on_both_sides<double>(x, y, c); }),
+      -2.0, 1.5, 1e-12);
+  expect_fused_matches_per_node<float>(
+      "shifts in float",
+      each([](const auto& x, const auto& y, auto& c) { return shifted_on_both_sides<float>(x, y, c); }), -2.0f, 1.5f,
+      1e-5);
 }

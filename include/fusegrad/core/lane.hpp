@@ -24,6 +24,9 @@ struct Lane;
 template <class S, class P>
 struct LaneMask;
 
+template <class S, class P>
+struct ScaledLane;
+
 namespace lanes {
 
 template <class S, class P>
@@ -165,11 +168,12 @@ struct Lane {
   friend Lane operator/(const Lane& a, const Lane& b) { return Lane(Eigen::internal::pdiv(a.packet, b.packet)); }
   friend Lane operator+(const Lane& a, S b) { return a + a.constant(b); }
   friend Lane operator-(const Lane& a, S b) { return a - a.constant(b); }
-  friend Lane operator*(const Lane& a, S b) { return a * a.constant(b); }
+  // A lane times a single value stays a lane and a factor (ScaledLane, below).
+  friend ScaledLane<S, P> operator*(const Lane& a, S b) { return {a, b}; }
   friend Lane operator/(const Lane& a, S b) { return a / a.constant(b); }
   friend Lane operator+(S a, const Lane& b) { return b.constant(a) + b; }
   friend Lane operator-(S a, const Lane& b) { return b.constant(a) - b; }
-  friend Lane operator*(S a, const Lane& b) { return b.constant(a) * b; }
+  friend ScaledLane<S, P> operator*(S a, const Lane& b) { return {b, a}; }
   friend Lane operator/(S a, const Lane& b) { return b.constant(a) / b; }
 
   friend LaneMask<S, P> operator>(const Lane& a, const Lane& b) { return LaneMask<S, P>::less(b, a); }
@@ -231,6 +235,148 @@ struct LaneMask {
       return Lane<S, P>(Eigen::internal::pselect(bits, if_true.packet, if_false.packet));
   }
 };
+
+namespace lanes {
+
+template <class T>
+inline constexpr bool is_scaled = false;
+template <class S, class P>
+inline constexpr bool is_scaled<ScaledLane<S, P>> = true;
+
+// A scaled lane multiplied out; anything else as it is.
+template <class T>
+decltype(auto) unscaled(const T& x) {
+  if constexpr (is_scaled<T>)
+    return x.multiplied();
+  else
+    return (x);
+}
+
+// The operands of an operation on scaled lanes: one scaled lane, and another, a lane,
+// or a number.
+template <class A, class B>
+concept scaled_operands = (is_scaled<A> || is_scaled<B>) &&
+                          (is_scaled<A> || std::is_arithmetic_v<A> || requires { typename A::Scalar; }) &&
+                          (is_scaled<B> || std::is_arithmetic_v<B> || requires { typename B::Scalar; });
+
+}  // namespace lanes
+
+// A lane times a single value, kept apart: the value is lane * factor. Rules make one
+// wherever they multiply a lane by a single value (x * 2, x * (1 / sigma)), and it stays
+// one through further such products, negation and squaring, so those cost a scalar
+// multiplication per pass instead of a SIMD one per packet. Where a lane must hold the
+// product (a transcendental, a sum with a lane, a store) it is multiplied out; a full
+// sum of scaled lanes adds the lanes and applies the factor once, after the pass.
+//
+// Rounding differs from multiplying each element in order: (x f) g becomes x (f g),
+// within an ulp or two.
+template <class S, class P>
+struct ScaledLane {
+  using Scalar = S;
+  Lane<S, P> lane;
+  S factor;  // the same in every packet: made of single values and constants only
+
+  Lane<S, P> multiplied() const {
+    if constexpr (is_dual_packet<P>)
+      return lane * factor;  // a dual lane's own product
+    else
+      return Lane<S, P>(Eigen::internal::pmul(lane.packet, lanes::broadcast<S, P>(factor)));
+  }
+  operator Lane<S, P>() const { return multiplied(); }
+
+  ScaledLane square() const { return {lane.square(), factor * factor}; }
+  ScaledLane operator-() const { return {lane, -factor}; }
+
+  template <class F> Lane<S, P> unaryExpr(const F& f) const { return multiplied().unaryExpr(f); }
+  template <class Y, class F> Lane<S, P> binaryExpr(const Y& y, const F& f) const {
+    return multiplied().binaryExpr(lanes::unscaled(y), f);
+  }
+  Lane<S, P> constant(S value) const { return lane.constant(value); }
+  Lane<S, P> exp() const { return multiplied().exp(); }
+  Lane<S, P> log() const { return multiplied().log(); }
+  Lane<S, P> sqrt() const { return multiplied().sqrt(); }
+  Lane<S, P> rsqrt() const { return multiplied().rsqrt(); }
+  Lane<S, P> cube() const { return multiplied().cube(); }
+  Lane<S, P> inverse() const { return multiplied().inverse(); }
+  Lane<S, P> abs() const { return multiplied().abs(); }
+  Lane<S, P> sign() const { return multiplied().sign(); }
+  Lane<S, P> sigmoid() const { return multiplied().sigmoid(); }
+  Lane<S, P> tanh() const { return multiplied().tanh(); }
+  Lane<S, P> pow(S exponent) const { return multiplied().pow(exponent); }
+  template <int Nan = Eigen::PropagateFast, class Y> Lane<S, P> cwiseMax(const Y& y) const {
+    return multiplied().template cwiseMax<Nan>(lanes::unscaled(y));
+  }
+  template <int Nan = Eigen::PropagateFast, class Y> Lane<S, P> cwiseMin(const Y& y) const {
+    return multiplied().template cwiseMin<Nan>(lanes::unscaled(y));
+  }
+};
+
+
+// Products keep the factor apart; everything else multiplies it out first.
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator*(const A& a, const B& b) {
+  if constexpr (lanes::is_scaled<A> && lanes::is_scaled<B>) {
+    return A{a.lane * b.lane, a.factor * b.factor};
+  } else if constexpr (lanes::is_scaled<A>) {
+    using S = typename A::Scalar;
+    if constexpr (std::is_arithmetic_v<B>)
+      return A{a.lane, a.factor * S(b)};
+    else
+      return A{a.lane * b, a.factor};
+  } else {
+    using S = typename B::Scalar;
+    if constexpr (std::is_arithmetic_v<A>)
+      return B{b.lane, S(a) * b.factor};
+    else
+      return B{a * b.lane, b.factor};
+  }
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator/(const A& a, const B& b) {
+  return lanes::unscaled(a) / lanes::unscaled(b);
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator+(const A& a, const B& b) {
+  return lanes::unscaled(a) + lanes::unscaled(b);
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator-(const A& a, const B& b) {
+  return lanes::unscaled(a) - lanes::unscaled(b);
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator>(const A& a, const B& b) {
+  return lanes::unscaled(a) > lanes::unscaled(b);
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator<(const A& a, const B& b) {
+  return lanes::unscaled(a) < lanes::unscaled(b);
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator>=(const A& a, const B& b) {
+  return lanes::unscaled(a) >= lanes::unscaled(b);
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator<=(const A& a, const B& b) {
+  return lanes::unscaled(a) <= lanes::unscaled(b);
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator==(const A& a, const B& b) {
+  return lanes::unscaled(a) == lanes::unscaled(b);
+}
+template <class A, class B>
+  requires lanes::scaled_operands<A, B>
+auto operator!=(const A& a, const B& b) {
+  return lanes::unscaled(a) != lanes::unscaled(b);
+}
 
 }  // namespace fusegrad
 

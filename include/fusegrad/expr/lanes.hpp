@@ -80,17 +80,34 @@ bool lane_ready(const Zip<Rule, Left, Right>& node, Index n) {
 template <class N, class P>
 using lane_value = std::conditional_t<N::rank == 0, typename N::Scalar, Lane<typename N::Scalar, P>>;
 
+template <class N>
+struct LaneEvaluator;
+
+// A record field a node's derivative does not read.
+struct Unused {};
+
+// The form of a node's value in one packet inside the fused pass: a single value, a
+// lane, or a scaled lane (core/lane.hpp), as its evaluator's value() returns it.
+template <class N, class P>
+using value_form = decltype(std::declval<const LaneEvaluator<N>&>().template value<true, P>(
+    std::declval<typename LaneEvaluator<N>::template record<P>&>(), Index()));
+
+// What a full sum adds for a node in one packet (its value, or less: see
+// LaneEvaluator<Zip>::summand), with `shift` gathering what it adds per element on top.
+template <class E, class R, class S>
+auto lane_summand(const E& evaluator, R& record, Index i, S& shift) {
+  if constexpr (requires { evaluator.summand(record, i, shift); })
+    return evaluator.summand(record, i, shift);
+  else
+    return evaluator.template value<true>(record, i);
+}
+
 // An adjoint in the pass is a lane; or one value shared by every element (a constant
 // seed passed through partials that are single values); or a lane times such a shared
-// value, multiplied out only where a lane must be stored. A single value's running sum
-// adds the lanes and multiplies by the shared factor once, after the pass, and counts
-// shared values instead of adding them: per packet, -0.5 (x - mu)^2 / sigma^2 then costs
-// mu and sigma one addition each.
-template <class S, class P>
-struct ScaledLane {
-  Lane<S, P> lane;
-  S factor;  // the same in every packet: made of single values and constants only
-};
+// value (ScaledLane, core/lane.hpp), multiplied out only where a lane must be stored. A
+// single value's running sum adds the lanes and multiplies by the shared factor once,
+// after the pass, and counts shared values instead of adding them: per packet,
+// -0.5 (x - mu)^2 / sigma^2 then costs mu and sigma one addition each.
 template <class S, class P, class A>
 inline constexpr bool is_scaled_lane = std::is_same_v<A, ScaledLane<S, P>>;
 
@@ -99,12 +116,13 @@ Lane<S, P> multiplied_out(const A& adjoint) {
   if constexpr (std::is_same_v<A, S>)
     return Lane<S, P>(lanes::broadcast<S, P>(adjoint));
   else if constexpr (is_scaled_lane<S, P, A>)
-    return adjoint.lane * adjoint.factor;
+    return adjoint.multiplied();
   else
     return adjoint;
 }
 
-// upstream * derivative, each a single value (S) or a lane, keeping single factors apart.
+// upstream * derivative, each a single value (S), a lane or a scaled lane, keeping
+// single factors apart.
 template <class S, class P, class A, class D>
 auto adjoint_chain(const A& upstream, const D& derivative) {
   if constexpr (ops::is_one<D>) {
@@ -121,6 +139,13 @@ auto adjoint_chain(const A& upstream, const D& derivative) {
       return ScaledLane<S, P>{upstream.lane, upstream.factor * derivative};
     else
       return ScaledLane<S, P>{upstream, derivative};
+  } else if constexpr (is_scaled_lane<S, P, D>) {
+    if constexpr (std::is_same_v<A, S>)
+      return ScaledLane<S, P>{derivative.lane, upstream * derivative.factor};
+    else if constexpr (is_scaled_lane<S, P, A>)
+      return ScaledLane<S, P>{upstream.lane * derivative.lane, upstream.factor * derivative.factor};
+    else
+      return ScaledLane<S, P>{upstream * derivative.lane, derivative.factor};
   } else {
     const Lane<S, P> lane(derivative);
     if constexpr (std::is_same_v<A, S>)
@@ -375,12 +400,9 @@ struct LaneEvaluator<Map<Rule, Child>> {
   bool needs;
 
   template <class P>
-  struct record {
-    typename LaneEvaluator<Child>::template record<P> child;
-    lane_value<Child, P> x;
-    Lane<S, P> y;
-  };
-
+  using operand_form = value_form<Child, P>;
+  template <class P>
+  using form = std::remove_cvref_t<decltype(std::declval<const Rule&>().value(std::declval<const operand_form<P>&>()))>;
   LaneEvaluator(const Node& n, Index count, PendingGradients<S>* pending)
       : node(n), child(n.child, count, pending), needs(n.child.needs_grad()) {}
   // Whether the derivative reads the map's value y (tanh' = 1 - y^2), its operand x, or
@@ -391,17 +413,35 @@ struct LaneEvaluator<Map<Rule, Child>> {
   static constexpr bool constant_derivative =
       !from_value && (ops::is_one<decltype(std::declval<const Rule&>().derivative(std::declval<Lane<S, S>>()))> ||
                       ops::is_minus_one<decltype(std::declval<const Rule&>().derivative(std::declval<Lane<S, S>>()))>);
+  static constexpr bool keeps_operand = !from_value && !constant_derivative;
+
+  // A packet's record holds only what the derivative reads: a record the compiler can
+  // split into registers costs no stores.
+  template <class P>
+  struct record {
+    typename LaneEvaluator<Child>::template record<P> child;
+    [[no_unique_address]] std::conditional_t<keeps_operand, operand_form<P>, Unused> x;
+    [[no_unique_address]] std::conditional_t<from_value, form<P>, Unused> y;
+  };
 
   // Needed: whether the parent reads this value; what is not read is not computed (a
   // user's function, or a transcendental, is not called for nothing).
   template <bool Needed, class P>
-  Lane<S, P> value(record<P>& r, Index i) const {
-    r.x = child.template value<Needed || !constant_derivative>(r.child, i);
-    if constexpr (Needed || from_value) {
-      r.y = node.rule.value(r.x);
+  form<P> value(record<P>& r, Index i) const {
+    if constexpr (from_value) {
+      r.y = node.rule.value(child.template value<true>(r.child, i));
       return r.y;
+    } else if constexpr (keeps_operand) {
+      r.x = child.template value<true>(r.child, i);
+      if constexpr (Needed)
+        return node.rule.value(r.x);
+      else
+        return form<P>();
+    } else if constexpr (Needed) {
+      return node.rule.value(child.template value<true>(r.child, i));
     } else {
-      return Lane<S, P>();
+      child.template value<false>(r.child, i);
+      return form<P>();
     }
   }
   template <class P, class A>
@@ -436,13 +476,8 @@ struct LaneEvaluator<Zip<Rule, Left, Right>> {
   bool left_needs, right_needs;
 
   template <class P>
-  struct record {
-    typename LaneEvaluator<Left>::template record<P> left;
-    typename LaneEvaluator<Right>::template record<P> right;
-    lane_value<Left, P> a;
-    lane_value<Right, P> b;
-  };
-
+  using form = std::remove_cvref_t<decltype(std::declval<const Rule&>().value(
+      std::declval<const value_form<Left, P>&>(), std::declval<const value_form<Right, P>&>()))>;
   LaneEvaluator(const Node& n, Index count, PendingGradients<S>* pending)
       : node(n), left(n.left, count, pending), right(n.right, count, pending),
         left_needs(n.left.needs_grad()), right_needs(n.right.needs_grad()) {}
@@ -455,15 +490,49 @@ struct LaneEvaluator<Zip<Rule, Left, Right>> {
     return (ops::is_one<DL> || ops::is_minus_one<DL>) && (ops::is_one<DR> || ops::is_minus_one<DR>);
   }();
 
+  template <class P>
+  struct record {
+    typename LaneEvaluator<Left>::template record<P> left;
+    typename LaneEvaluator<Right>::template record<P> right;
+    [[no_unique_address]] std::conditional_t<constant_partials, Unused, value_form<Left, P>> a;
+    [[no_unique_address]] std::conditional_t<constant_partials, Unused, value_form<Right, P>> b;
+  };
+
   template <bool Needed, class P>
-  Lane<S, P> value(record<P>& r, Index i) const {
-    constexpr bool operands = Needed || !constant_partials;
-    r.a = left.template value<operands>(r.left, i);
-    r.b = right.template value<operands>(r.right, i);
-    if constexpr (Needed)
-      return Lane<S, P>(node.rule.value(r.a, r.b));
-    else
-      return Lane<S, P>();
+  form<P> value(record<P>& r, Index i) const {
+    if constexpr (!constant_partials) {
+      r.a = left.template value<true>(r.left, i);
+      r.b = right.template value<true>(r.right, i);
+      if constexpr (Needed)
+        return node.rule.value(r.a, r.b);
+      else
+        return form<P>();
+    } else if constexpr (Needed) {
+      const auto a = left.template value<true>(r.left, i);
+      return node.rule.value(a, right.template value<true>(r.right, i));
+    } else {
+      left.template value<false>(r.left, i);
+      right.template value<false>(r.right, i);
+      return form<P>();
+    }
+  }
+  // A full sum of x + s or x - s, s a single value, is sum(x) + n s: the pass adds x's
+  // lanes and counts s (into `shift`, per element) instead of adding it to every element.
+  static constexpr bool adds = std::is_same_v<Rule, ops::Add>, subtracts = std::is_same_v<Rule, ops::Subtract>;
+  static constexpr bool shifted_right = (adds || subtracts) && Left::rank > 0 && Right::rank == 0;
+  static constexpr bool shifted_left = adds && Left::rank == 0 && Right::rank > 0;
+  template <class P>
+  auto summand(record<P>& r, Index i, S& shift) const {
+    if constexpr (shifted_right) {
+      const S s = right.template value<true>(r.right, i);
+      shift = subtracts ? shift - s : shift + s;
+      return lane_summand(left, r.left, i, shift);
+    } else if constexpr (shifted_left) {
+      shift = shift + left.template value<true>(r.left, i);
+      return lane_summand(right, r.right, i, shift);
+    } else {
+      return value<true>(r, i);
+    }
   }
   template <class P, class A>
   void adjoint_at(record<P>& r, const A& seed, Index i, SlotSum<S, P>* sums) {
@@ -534,7 +603,6 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const See
   // knows the stores into gradients cannot change it and keeps its pointers and single
   // values in registers; what the loops gather is collected into the plan itself.
   LaneEvaluator<N> work = plan;
-  typename LaneEvaluator<N>::template record<P> packet_record;
   // The running sums of single values' gradients: a small local array indexed by
   // constants once inlined, which the compiler keeps in registers.
   constexpr int slots = LaneEvaluator<N>::slots > 0 ? LaneEvaluator<N>::slots : 1;
@@ -543,19 +611,37 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const See
   S total = 0;
   Index i = first;
   while (i + width <= n) {
-    const Index block_end = std::min(n, i + block);
+    const Index block_end = std::min(n, i + block), block_first = i;
     P block_sum = lanes::broadcast<S, P>(S(0));
+    S factor = S(1), shift = S(0);  // of a scaled value, and per element on top
     for (; i + width <= block_end; i += width) {
-      const Lane<S, P> y = work.template value<Sum>(packet_record, i);
-      if constexpr (Sum) block_sum = lanes::add<S, P>(block_sum, y.packet);
+      // A record per packet: it dies at the end of the iteration, so the compiler keeps
+      // it in registers instead of storing every field for a next iteration.
+      typename LaneEvaluator<N>::template record<P> packet_record;
+      if constexpr (Sum) {
+        S packet_shift = S(0);
+        const auto y = lane_summand(work, packet_record, i, packet_shift);
+        shift = packet_shift;
+        if constexpr (is_scaled_lane<S, P, std::remove_cvref_t<decltype(y)>>)
+          block_sum = lanes::add<S, P>(block_sum, y.lane.packet), factor = y.factor;
+        else
+          block_sum = lanes::add<S, P>(block_sum, y.packet);
+      } else {
+        work.template value<false>(packet_record, i);
+      }
       work.adjoint_at(packet_record, seed.template at<P>(i), i, sums);
     }
-    total += lanes::total<S, P>(block_sum);
+    if constexpr (Sum) total += lanes::total<S, P>(block_sum) * factor + shift * S(double(i - block_first));
   }
-  typename LaneEvaluator<N>::template record<S> tail_record;
   for (; i < n; ++i) {
-    const Lane<S, S> y = work.template value<Sum>(tail_record, i);
-    if constexpr (Sum) total += y.packet;
+    typename LaneEvaluator<N>::template record<S> tail_record;
+    if constexpr (Sum) {
+      S element_shift = S(0);
+      const Lane<S, S> y = lane_summand(work, tail_record, i, element_shift);
+      total += y.packet + element_shift;
+    } else {
+      work.template value<false>(tail_record, i);
+    }
     work.adjoint_at(tail_record, seed.template at<S>(i), i, tail_sums);
   }
   plan.collect(sums);
