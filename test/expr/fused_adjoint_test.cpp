@@ -147,10 +147,12 @@ TEST_CASE("the fused pass and the per-node path of a stretched operand agree") {
   fused.backward();
   const std::vector<double> once(x.grad().data(), x.grad().data() + n);
   x.zero_grad();
-  // x stretched over two rows: the region no longer qualifies and each node passes its own
+  // x as a column stretched over two columns: the region no longer qualifies (a reshape,
+  // and an operand stretched along its last dimension) and each node passes its own
   // gradient; every element appears twice.
-  const auto rows = fg::Tensor<double, 2>::zeros(2, n);
-  fg::Tensor<double, 0> twice = fg::sum(fg::exp(x + rows) * fg::cos(x + rows) / (1.0 + (x + rows) * (x + rows)));
+  const auto columns = fg::Tensor<double, 2>::zeros(n, 2);
+  const auto x2 = fg::reshape(x, {n, 1}) + columns;
+  fg::Tensor<double, 0> twice = fg::sum(fg::exp(x2) * fg::cos(x2) / (1.0 + x2 * x2));
   twice.backward();
   for (fg::Index i = 0; i < n; ++i) CHECK(x.grad()(i) == doctest::Approx(2 * once[i]).epsilon(1e-12));
   CHECK(twice.item() == doctest::Approx(2 * fused.item()).epsilon(1e-12));
@@ -233,8 +235,8 @@ TEST_CASE("forward over reverse through fused regions gives the closed-form Hess
 namespace {
 
 // f summed over its region (fused, values scaled by single values kept apart) against
-// the same f with x and y stretched over two rows (per-node path: every value and
-// gradient doubles), for the sizes above.
+// the same f with x and y as columns stretched over two columns (per-node path: every
+// value and gradient doubles), for the sizes above.
 template <class S, class F>
 void expect_fused_matches_per_node(const char* name, F f, S lo, S hi, double tolerance) {
   for (fg::Index n : sizes) {
@@ -246,8 +248,8 @@ void expect_fused_matches_per_node(const char* name, F f, S lo, S hi, double tol
     const std::vector<S> gx(x.grad().data(), x.grad().data() + n), gy(y.grad().data(), y.grad().data() + n);
     const S gc = c.grad()();
     x.zero_grad(), y.zero_grad(), c.zero_grad();
-    const auto rows = fg::Tensor<S, 2>::zeros(2, n);
-    fg::Tensor<S, 0> twice = fg::sum(f(x + rows, y + rows, c));
+    const auto columns = fg::Tensor<S, 2>::zeros(n, 2);
+    fg::Tensor<S, 0> twice = fg::sum(f(fg::reshape(x, {n, 1}) + columns, fg::reshape(y, {n, 1}) + columns, c));
     twice.backward();
     INFO(std::string(name), ", n = ", n);
     CHECK(double(twice.item()) == doctest::Approx(2 * double(fused.item())).epsilon(tolerance));

@@ -26,9 +26,10 @@
 // is paid even if backward never comes: one pass's worth of derivative work and the
 // buffers' memory until the statement is freed.
 //
-// A region qualifies when every operand of rank >= 1 has the region's full size (no
-// stretching except of single values), and the scalar type is float or double or a
-// dual number of either; any other expression takes the per-node path (Map::backward, Zip::backward).
+// A region qualifies when every operand of rank >= 1 has the region's full size or is
+// stretched only along leading dimensions (a bias over a batch, swept a row at a time:
+// RegionLayout), and the scalar type is float or double or a dual number of either; any
+// other expression takes the per-node path (Map::backward, Zip::backward).
 #include <memory>
 #include <optional>
 #include <vector>
@@ -62,7 +63,7 @@ template <class Rule, class Left, class Right>
 inline constexpr bool lane_fusable<Zip<Rule, Left, Right>> = lane_fusable<Left> && lane_fusable<Right>;
 
 // Whether every operand of rank >= 1 covers the region's n elements (then its row-major
-// storage lines up with the region's).
+// storage lines up with the region's): what forward mode (tangent_lanes.hpp) needs.
 template <class N>
 bool lane_ready(const N& node, Index n) {
   return N::rank == 0 || element_count(node.dims()) == n;
@@ -74,6 +75,66 @@ bool lane_ready(const Map<Rule, Child>& node, Index n) {
 template <class Rule, class Left, class Right>
 bool lane_ready(const Zip<Rule, Left, Right>& node, Index n) {
   return element_count(node.dims()) == n && lane_ready(node.left, n) && lane_ready(node.right, n);
+}
+
+// How the reverse pass sweeps a region. Operands of rank >= 1 either cover it, or cover
+// only its last dimensions and are stretched along the leading ones (a bias over a
+// batch: b of shape (h) in x W^T + b of shape (B, h)). With such row operands, the region
+// is swept a row of row_length elements at a time, each row reading the same row of the
+// operand and adding into the same row of its gradient.
+struct RegionLayout {
+  bool ready = false;
+  Index row_length = 0;  // 0: every operand covers the region
+};
+
+// The row length over which `dims` is stretched in a region of shape `region`: the
+// product of the region's last k dimensions when dims ends in those k and is 1 before
+// them; 0 when dims is not stretched that way.
+template <std::size_t R, std::size_t RegionRank>
+Index stretched_row_length(const Shape<R>& dims, const Shape<RegionRank>& region) {
+  std::size_t matching = 0;
+  while (matching < R && matching < RegionRank && dims[R - 1 - matching] == region[RegionRank - 1 - matching] &&
+         dims[R - 1 - matching] != 1)
+    ++matching;
+  for (std::size_t k = matching; k < R; ++k)
+    if (dims[R - 1 - k] != 1) return 0;
+  Index length = 1;
+  for (std::size_t k = 0; k < matching; ++k) length *= region[RegionRank - 1 - k];
+  return length;
+}
+
+template <class N, std::size_t RegionRank>
+void fit_layout(const N& node, const Shape<RegionRank>& region, Index n, RegionLayout& layout) {
+  if constexpr (N::rank > 0) {
+    if (element_count(node.dims()) == n) return;
+    const Index length = stretched_row_length(node.dims(), region);
+    if (length == 0 || (layout.row_length != 0 && layout.row_length != length)) layout.ready = false;
+    layout.row_length = length;
+  }
+}
+template <class Rule, class Child, std::size_t RegionRank>
+void fit_layout(const Map<Rule, Child>& node, const Shape<RegionRank>& region, Index n, RegionLayout& layout) {
+  if (element_count(node.dims()) != n) layout.ready = false;
+  fit_layout(node.child, region, n, layout);
+}
+template <class Rule, class Left, class Right, std::size_t RegionRank>
+void fit_layout(const Zip<Rule, Left, Right>& node, const Shape<RegionRank>& region, Index n, RegionLayout& layout) {
+  if (element_count(node.dims()) != n) layout.ready = false;
+  fit_layout(node.left, region, n, layout);
+  fit_layout(node.right, region, n, layout);
+}
+
+// The layout of a region rooted at `node` (of n > 0 elements). Rows shorter than 16
+// elements are swept a row at a time only when there are at most 16 of them (a batch of
+// 4 with one output): each row costs a pass's setup.
+template <class N>
+RegionLayout region_layout(const N& node) {
+  const Index n = element_count(node.dims());
+  RegionLayout layout{n > 0, 0};
+  if (!layout.ready) return layout;
+  fit_layout(node, node.dims(), n, layout);
+  if (layout.row_length > 0 && layout.row_length < 16 && n / layout.row_length > 16) layout.ready = false;
+  return layout;
 }
 
 // A node's value in one packet: a lane, or a plain number for a single value.
@@ -244,13 +305,17 @@ struct StoredOperand {
   PendingGradients<S>* deferred;
   std::size_t entry = 0;
   S single_total = 0;
+  // A row operand (RegionLayout) is read, and its gradient added to, at i - offset, with
+  // offset the start of the row being swept.
+  bool by_row;
+  Index offset = 0;
 
   template <class P>
   struct record {};
   static constexpr int slots = R == 0 ? 1 : 0;
 
-  StoredOperand(const S* v, bool gradient_flows, PendingGradients<S>* pending)
-      : values(v), single(v[0]), receives(gradient_flows), deferred(pending) {
+  StoredOperand(const S* v, Index size, Index region_size, bool gradient_flows, PendingGradients<S>* pending)
+      : values(v), single(v[0]), receives(gradient_flows), deferred(pending), by_row(R > 0 && size != region_size) {
     if constexpr (R == 0) {
       if (receives && deferred) {
         entry = deferred->entries.size();
@@ -263,7 +328,10 @@ struct StoredOperand {
     if constexpr (R == 0)
       return single;
     else
-      return Lane<S, P>(lanes::load<S, P>(values + i));
+      return Lane<S, P>(lanes::load<S, P>(values + (i - offset)));
+  }
+  void start_row(Index first) {
+    if (by_row) offset = first;
   }
   // The rows [first, last) of a row-blocked product are about to be read, or have been.
   void rows_ready(Index, Index) const {}
@@ -285,8 +353,8 @@ struct LaneEvaluator : StoredOperand<typename N::Scalar, N::rank> {
   std::shared_ptr<EigenTensor<S, N::rank>> adjoint_buffer;  // shared by the plan's copies
   S* adjoint = nullptr;
 
-  LaneEvaluator(const N& n, Index, PendingGradients<S>* pending)
-      : Base(n.forward().data(), n.needs_grad(), pending), node(n) {
+  LaneEvaluator(const N& n, Index count, PendingGradients<S>* pending)
+      : Base(n.forward().data(), element_count(n.dims()), count, n.needs_grad(), pending), node(n) {
     if constexpr (N::rank > 0) {
       if (!this->receives) return;
       if (pending) {
@@ -295,14 +363,19 @@ struct LaneEvaluator : StoredOperand<typename N::Scalar, N::rank> {
         adjoint_buffer = pool::make_shared_tensor<S, N::rank>(n.dims());
         adjoint = adjoint_buffer->data();
       }
+      if (this->by_row) std::fill_n(adjoint, element_count(n.dims()), S(0));  // every row adds
     }
   }
   template <class P, class A>
   void adjoint_at(typename Base::template record<P>&, const A& seed, Index i, SlotSum<S, P>* sums) {
-    if constexpr (N::rank == 0)
+    if constexpr (N::rank == 0) {
       sums[0].add(seed);
-    else
-      lanes::store<S, P>(adjoint + i, multiplied_out<S, P>(seed).packet);
+    } else {
+      S* at = adjoint + (i - this->offset);
+      P contribution = multiplied_out<S, P>(seed).packet;
+      if (this->by_row) contribution = lanes::add<S, P>(lanes::load<S, P>(at), contribution);
+      lanes::store<S, P>(at, contribution);
+    }
   }
   void rows_ready(Index first, Index last) const {
     if constexpr (row_blocked<N>)
@@ -333,22 +406,27 @@ struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
   S* gradient = nullptr;
   bool add = false;
 
-  LaneEvaluator(const Leaf<S, R>& leaf, Index, PendingGradients<S>* pending)
-      : Base(leaf.variable->value->data(), leaf.variable->tracks(), pending), variable(leaf.variable.get()) {
+  LaneEvaluator(const Leaf<S, R>& leaf, Index count, PendingGradients<S>* pending)
+      : Base(leaf.variable->value->data(), leaf.variable->value->size(), count, leaf.variable->tracks(), pending),
+        variable(leaf.variable.get()) {
     if constexpr (R > 0) {
       if (!this->receives) return;
+      const Index size = variable->value->size();
       if (pending) {
         for (auto& earlier : pending->entries)
           if (earlier.variable == variable && !earlier.merged) gradient = earlier.data, add = true;
-        if (add)
+        if (add) {
           pending->entries.emplace_back().merged = true;
-        else
+        } else {
           gradient = pending->template add_buffer<R>(variable->dimensions(), variable).data;
+          if (this->by_row) std::fill_n(gradient, size, S(0)), add = true;  // every row adds
+        }
       } else {
         add = variable->has_grad;
         if (!add) {
           pool::fit(variable->grad, variable->dimensions());
           variable->has_grad = true;  // a later occurrence of this leaf adds
+          if (this->by_row) std::fill_n(variable->grad.data(), size, S(0)), add = true;
         }
         gradient = variable->grad.data();
       }
@@ -359,9 +437,10 @@ struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
     if constexpr (R == 0) {
       sums[0].add(seed);
     } else if (gradient) {
+      S* at = gradient + (i - this->offset);
       P contribution = multiplied_out<S, P>(seed).packet;
-      if (add) contribution = lanes::add<S, P>(lanes::load<S, P>(gradient + i), contribution);
-      lanes::store<S, P>(gradient + i, contribution);
+      if (add) contribution = lanes::add<S, P>(lanes::load<S, P>(at), contribution);
+      lanes::store<S, P>(at, contribution);
     }
   }
   void finish() {
@@ -387,6 +466,7 @@ struct LaneEvaluator<Constant<S>> {
   void collect(const SlotSum<S, P>*) {}
   static constexpr int slots = 0;
   void finish() {}
+  void start_row(Index) {}
   void rows_ready(Index, Index) const {}
   void rows_done(Index, Index) const {}
 };
@@ -462,6 +542,7 @@ struct LaneEvaluator<Map<Rule, Child>> {
     child.collect(sums);
   }
   void finish() { child.finish(); }
+  void start_row(Index first) { child.start_row(first); }
   void rows_ready(Index first, Index last) const { child.rows_ready(first, last); }
   void rows_done(Index first, Index last) const { child.rows_done(first, last); }
 };
@@ -552,6 +633,10 @@ struct LaneEvaluator<Zip<Rule, Left, Right>> {
   void finish() {
     left.finish();
     right.finish();
+  }
+  void start_row(Index first) {
+    left.start_row(first);
+    right.start_row(first);
   }
   void rows_ready(Index first, Index last) const {
     left.rows_ready(first, last);
@@ -663,6 +748,20 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const See
   return total;
 }
 
+// sweep over the elements [first, last), a row at a time when the layout has row
+// operands (first is then the start of a row).
+template <bool Sum, class N, class Seed>
+typename N::Scalar sweep_rows(LaneEvaluator<N>& plan, Index first, Index last, const Seed& seed,
+                              const RegionLayout& layout) {
+  if (layout.row_length == 0) return sweep<Sum>(plan, first, last, seed);
+  typename N::Scalar total = 0;
+  for (Index start = first; start < last; start += layout.row_length) {
+    plan.start_row(start);
+    total += sweep<Sum>(plan, start, std::min(last, start + layout.row_length), seed);
+  }
+  return total;
+}
+
 template <class N>
 inline constexpr bool is_elementwise = false;
 template <class Rule, class Child>
@@ -686,25 +785,25 @@ bool fused_backward(const N& node, const G& g) {
     return false;
   } else {
     using S = typename N::Scalar;
+    const RegionLayout layout = region_layout(node);
+    if (!layout.ready) return false;
     const Index n = element_count(node.dims());
-    if (n == 0 || !lane_ready(node, n)) return false;
     const ExpressionSeed<S, G> seed(g);
     LaneEvaluator<N> plan(node, n, nullptr);
-    sweep<false>(plan, 0, n, seed);
+    sweep_rows<false>(plan, 0, n, seed, layout);
     plan.finish();
     return true;
   }
 }
 
 // Whether the fused pass takes the region: its scalar type and nodes (lane_region), and
-// operands that cover it (lane_ready).
+// operands that cover it or its rows (region_layout).
 template <class N>
 bool lane_pass_qualifies(const N& node) {
   if constexpr (!lane_region<N>) {
     return false;
   } else {
-    const Index n = element_count(node.dims());
-    return n > 0 && lane_ready(node, n);
+    return region_layout(node).ready;
   }
 }
 
@@ -758,20 +857,23 @@ bool sum_with_gradients(const N& node, S scale, S& sum, PendingGradients<S>& pen
   if constexpr (!lane_region<N>) {
     return false;
   } else {
-    if (!lane_pass_qualifies(node)) return false;
+    const RegionLayout layout = region_layout(node);
+    if (!layout.ready) return false;
     const Index n = element_count(node.dims());
     LaneEvaluator<N> plan(node, n, &pending);
     const ConstantSeed<S> seed{scale};
     if (blocking.elements_per_row == 0) {
-      sum = sweep<true>(plan, 0, n, seed);
+      sum = sweep_rows<true>(plan, 0, n, seed, layout);
       return true;
     }
+    // A blocked product's rows are the region's rows: a row operand's row length divides
+    // them (it is 1 or the row's length).
     const Index rows = n / blocking.elements_per_row;
     sum = 0;
     for (Index row = 0; row < rows; row += blocking.rows_per_block) {
       const Index end = std::min(rows, row + blocking.rows_per_block);
       plan.rows_ready(row, end);
-      sum += sweep<true>(plan, row * blocking.elements_per_row, end * blocking.elements_per_row, seed);
+      sum += sweep_rows<true>(plan, row * blocking.elements_per_row, end * blocking.elements_per_row, seed, layout);
       plan.rows_done(row, end);
     }
     end_row_products(node);
