@@ -67,3 +67,31 @@ TEST_CASE("a row operand adds to a gradient from an earlier backward") {
     CHECK(b.grad()(j) == doctest::Approx(expected).epsilon(1e-12));
   }
 }
+
+TEST_CASE("a statement with a bias over a batch evaluates row by row to the broadcast values") {
+  auto x = fg::testing::random_tensor<double, 2>({3, 19});
+  auto b = fg::testing::random_tensor<double, 1>({19});
+  fg::Tensor<double, 2> h = fg::tanh(x * 0.5 + b);
+  auto xf = fg::testing::random_tensor<float, 2>({4, 1});
+  auto bf = fg::testing::random_tensor<float, 1>({1});
+  fg::Tensor<float, 2> hf = fg::exp(xf - bf);
+  for (Index i = 0; i < 3; ++i)
+    for (Index j = 0; j < 19; ++j) CHECK(h(i, j) == doctest::Approx(std::tanh(x(i, j) * 0.5 + b(j))).epsilon(1e-14));
+  for (Index i = 0; i < 4; ++i) CHECK(hf(i, 0) == doctest::Approx(std::exp(xf(i, 0) - bf(0))).epsilon(1e-6));
+}
+
+TEST_CASE("forward mode through a bias over a batch gives the broadcast tangents") {
+  // d/dt tanh((x + t v) + b): tangent (1 - tanh^2) v, row by row on dual numbers.
+  auto x = fg::testing::random_tensor<double, 2>({2, 11});
+  auto b = fg::testing::random_tensor<double, 1>({11});
+  fg::EigenTensor<double, 2> v(2, 11);
+  for (Index i = 0; i < 2; ++i)
+    for (Index j = 0; j < 11; ++j) v(i, j) = std::cos(double(i * 11 + j));
+  const auto [value, tangent] = fg::jvp([&b](const auto& xs) { return fg::tanh(xs + b); }, x, v);
+  for (Index i = 0; i < 2; ++i)
+    for (Index j = 0; j < 11; ++j) {
+      const double y = std::tanh(x(i, j) + b(j));
+      CHECK(value(i, j) == doctest::Approx(y).epsilon(1e-14));
+      CHECK(tangent(i, j) == doctest::Approx((1 - y * y) * v(i, j)).epsilon(1e-13));
+    }
+}

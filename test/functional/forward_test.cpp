@@ -127,7 +127,7 @@ void check_fused_forward(const char* name, Make make) {
     ss() = D(S(0.7), S(-1.3));  // a single value with a tangent of its own
     const fg::Tensor<D, 1> x(xs);
     const fg::Tensor<D, 0> s(ss);
-    static_assert(fg::expr::tangent_region<decltype(make(x, s))>);
+    static_assert(fg::expr::lane_region<decltype(make(x, s))>);
     const fg::Tensor<D, 1> fused = make(x, s);
     auto expression = make(x, s);
     expression.prepare();

@@ -5,7 +5,7 @@
 // and storing joins them again (interleave::split/join, two permutes each way with
 // the instruction sets Eigen vectorises double and float for).
 //
-// This lets forward mode (expr/tangent_lanes.hpp) and the reverse pass on dual numbers
+// This lets forward mode (expr/forward_lanes.hpp) and the reverse pass on dual numbers
 // (forward-over-reverse: hvp, hessian) run a packet of S at a time, where Eigen itself
 // has no packets for Dual<S> and goes one element at a time.
 #include <type_traits>

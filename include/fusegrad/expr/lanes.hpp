@@ -62,22 +62,7 @@ inline constexpr bool lane_fusable<Map<Rule, Child>> = lane_fusable<Child>;
 template <class Rule, class Left, class Right>
 inline constexpr bool lane_fusable<Zip<Rule, Left, Right>> = lane_fusable<Left> && lane_fusable<Right>;
 
-// Whether every operand of rank >= 1 covers the region's n elements (then its row-major
-// storage lines up with the region's): what forward mode (tangent_lanes.hpp) needs.
-template <class N>
-bool lane_ready(const N& node, Index n) {
-  return N::rank == 0 || element_count(node.dims()) == n;
-}
-template <class Rule, class Child>
-bool lane_ready(const Map<Rule, Child>& node, Index n) {
-  return lane_ready(node.child, n);
-}
-template <class Rule, class Left, class Right>
-bool lane_ready(const Zip<Rule, Left, Right>& node, Index n) {
-  return element_count(node.dims()) == n && lane_ready(node.left, n) && lane_ready(node.right, n);
-}
-
-// How the reverse pass sweeps a region. Operands of rank >= 1 either cover it, or cover
+// How a fused pass sweeps a region. Operands of rank >= 1 either cover it, or cover
 // only its last dimensions and are stretched along the leading ones (a bias over a
 // batch: b of shape (h) in x W^T + b of shape (B, h)). With such row operands, the region
 // is swept a row of row_length elements at a time, each row reading the same row of the

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "../expr/functions.hpp"
-#include "../expr/tangent_lanes.hpp"
+#include "../expr/forward_lanes.hpp"
 #include "graph.hpp"
 
 namespace fusegrad {
