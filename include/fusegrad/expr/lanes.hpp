@@ -155,13 +155,10 @@ auto lane_summand(const E& evaluator, R& record, Index i, S& shift) {
 // after the pass, and counts shared values instead of adding them: per packet,
 // -0.5 (x - mu)^2 / sigma^2 then costs mu and sigma one addition each.
 template <class S, class P, class A>
-inline constexpr bool is_scaled_lane = std::is_same_v<A, ScaledLane<S, P>>;
-
-template <class S, class P, class A>
 Lane<S, P> multiplied_out(const A& adjoint) {
   if constexpr (std::is_same_v<A, S>)
     return Lane<S, P>(lanes::broadcast<S, P>(adjoint));
-  else if constexpr (is_scaled_lane<S, P, A>)
+  else if constexpr (lanes::is_scaled<A>)
     return adjoint.multiplied();
   else
     return adjoint;
@@ -174,21 +171,21 @@ auto adjoint_chain(const A& upstream, const D& derivative) {
   if constexpr (ops::is_one<D>) {
     return upstream;
   } else if constexpr (ops::is_minus_one<D>) {
-    if constexpr (is_scaled_lane<S, P, A>)
+    if constexpr (lanes::is_scaled<A>)
       return ScaledLane<S, P>{upstream.lane, -upstream.factor};
     else
       return A(-upstream);
   } else if constexpr (std::is_same_v<D, S>) {
     if constexpr (std::is_same_v<A, S>)
       return S(upstream * derivative);
-    else if constexpr (is_scaled_lane<S, P, A>)
+    else if constexpr (lanes::is_scaled<A>)
       return ScaledLane<S, P>{upstream.lane, upstream.factor * derivative};
     else
       return ScaledLane<S, P>{upstream, derivative};
-  } else if constexpr (is_scaled_lane<S, P, D>) {
+  } else if constexpr (lanes::is_scaled<D>) {
     if constexpr (std::is_same_v<A, S>)
       return ScaledLane<S, P>{derivative.lane, upstream * derivative.factor};
-    else if constexpr (is_scaled_lane<S, P, A>)
+    else if constexpr (lanes::is_scaled<A>)
       return ScaledLane<S, P>{upstream.lane * derivative.lane, upstream.factor * derivative.factor};
     else
       return ScaledLane<S, P>{upstream * derivative.lane, derivative.factor};
@@ -196,7 +193,7 @@ auto adjoint_chain(const A& upstream, const D& derivative) {
     const Lane<S, P> lane(derivative);
     if constexpr (std::is_same_v<A, S>)
       return ScaledLane<S, P>{lane, upstream};
-    else if constexpr (is_scaled_lane<S, P, A>)
+    else if constexpr (lanes::is_scaled<A>)
       return ScaledLane<S, P>{upstream.lane * lane, upstream.factor};
     else
       return Lane<S, P>(upstream * lane);
@@ -216,7 +213,7 @@ struct SlotSum {
   void add(const A& adjoint) {
     if constexpr (std::is_same_v<A, S>) {
       shared = adjoint, ++count;
-    } else if constexpr (is_scaled_lane<S, P, A>) {
+    } else if constexpr (lanes::is_scaled<A>) {
       lanes = lanes::add<S, P>(lanes, adjoint.lane.packet), factor = adjoint.factor;
     } else {
       lanes = lanes::add<S, P>(lanes, adjoint.packet);
@@ -692,7 +689,7 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const See
         S packet_shift = S(0);
         const auto y = lane_summand(work, packet_record, at, packet_shift);
         shift = packet_shift;
-        if constexpr (is_scaled_lane<S, P, std::remove_cvref_t<decltype(y)>>)
+        if constexpr (lanes::is_scaled<std::remove_cvref_t<decltype(y)>>)
           sum_into = lanes::add<S, P>(sum_into, y.lane.packet), factor = y.factor;
         else
           sum_into = lanes::add<S, P>(sum_into, y.packet);
