@@ -45,7 +45,7 @@ heap_counters counters;
   }
   return p;
 }
-[[maybe_unused]] void uncounted(void* p) {
+[[maybe_unused]] void uncounted([[maybe_unused]] void* p) {
 #if FUSEGRAD_COUNT_ALLOCATIONS
   if (p) counters.live_bytes -= static_cast<long long>(malloc_usable_size(p));
 #endif
