@@ -252,12 +252,16 @@ decltype(auto) unscaled(const T& x) {
     return (x);
 }
 
+// A plain number or a dual number: what a lane's factor can be multiplied by.
+template <class T>
+inline constexpr bool is_number = std::is_arithmetic_v<T> || is_dual<T>;
+
 // The operands of an operation on scaled lanes: one scaled lane, and another, a lane,
 // or a number.
 template <class A, class B>
 concept scaled_operands = (is_scaled<A> || is_scaled<B>) &&
-                          (is_scaled<A> || std::is_arithmetic_v<A> || requires { typename A::Scalar; }) &&
-                          (is_scaled<B> || std::is_arithmetic_v<B> || requires { typename B::Scalar; });
+                          (is_scaled<A> || is_number<A> || requires { typename A::Scalar; }) &&
+                          (is_scaled<B> || is_number<B> || requires { typename B::Scalar; });
 
 }  // namespace lanes
 
@@ -311,7 +315,6 @@ struct ScaledLane {
   }
 };
 
-
 // Products keep the factor apart; everything else multiplies it out first.
 template <class A, class B>
   requires lanes::scaled_operands<A, B>
@@ -320,13 +323,13 @@ auto operator*(const A& a, const B& b) {
     return A{a.lane * b.lane, a.factor * b.factor};
   } else if constexpr (lanes::is_scaled<A>) {
     using S = typename A::Scalar;
-    if constexpr (std::is_arithmetic_v<B>)
+    if constexpr (lanes::is_number<B>)
       return A{a.lane, a.factor * S(b)};
     else
       return A{a.lane * b, a.factor};
   } else {
     using S = typename B::Scalar;
-    if constexpr (std::is_arithmetic_v<A>)
+    if constexpr (lanes::is_number<A>)
       return B{b.lane, S(a) * b.factor};
     else
       return B{a * b.lane, b.factor};

@@ -23,28 +23,15 @@ namespace fusegrad::expr {
 template <class N>
 struct ForwardEvaluator;
 
-// A leaf or stored value: read from storage, a row operand at i - offset (offset: the
-// start of the row being evaluated); a single value is read once.
+// A leaf or stored value: read from storage (StoredValues, expr/lanes.hpp).
 template <class N>
   requires stored_tensor<N>
-struct ForwardEvaluator<N> {
-  using D = typename N::Scalar;
-  const D* values;
-  D single;
-  bool by_row;
-  Index offset = 0;
+struct ForwardEvaluator<N> : StoredValues<typename N::Scalar, N::rank> {
   ForwardEvaluator(const N& node, Index count)
-      : values(node.forward().data()), single(values[0]),
-        by_row(N::rank > 0 && element_count(node.dims()) != count) {}
-  void start_row(Index first) {
-    if (by_row) offset = first;
-  }
+      : StoredValues<typename N::Scalar, N::rank>(node.forward().data(), element_count(node.dims()), count) {}
   template <class P>
   lane_value<N, P> at(Index i) const {
-    if constexpr (N::rank == 0)
-      return single;
-    else
-      return Lane<D, P>(lanes::load<D, P>(values + (i - offset)));
+    return this->template read<P>(i);
   }
 };
 

@@ -164,40 +164,17 @@ Lane<S, P> multiplied_out(const A& adjoint) {
     return adjoint;
 }
 
-// upstream * derivative, each a single value (S), a lane or a scaled lane, keeping
-// single factors apart.
+// upstream * derivative, each a single value (S), a lane or a scaled lane: the products
+// of core/lane.hpp keep single factors apart (a dual lane times a single value is
+// multiplied out: dual lanes have their own product).
 template <class S, class P, class A, class D>
 auto adjoint_chain(const A& upstream, const D& derivative) {
-  if constexpr (ops::is_one<D>) {
+  if constexpr (ops::is_one<D>)
     return upstream;
-  } else if constexpr (ops::is_minus_one<D>) {
-    if constexpr (lanes::is_scaled<A>)
-      return ScaledLane<S, P>{upstream.lane, -upstream.factor};
-    else
-      return A(-upstream);
-  } else if constexpr (std::is_same_v<D, S>) {
-    if constexpr (std::is_same_v<A, S>)
-      return S(upstream * derivative);
-    else if constexpr (lanes::is_scaled<A>)
-      return ScaledLane<S, P>{upstream.lane, upstream.factor * derivative};
-    else
-      return ScaledLane<S, P>{upstream, derivative};
-  } else if constexpr (lanes::is_scaled<D>) {
-    if constexpr (std::is_same_v<A, S>)
-      return ScaledLane<S, P>{derivative.lane, upstream * derivative.factor};
-    else if constexpr (lanes::is_scaled<A>)
-      return ScaledLane<S, P>{upstream.lane * derivative.lane, upstream.factor * derivative.factor};
-    else
-      return ScaledLane<S, P>{upstream * derivative.lane, derivative.factor};
-  } else {
-    const Lane<S, P> lane(derivative);
-    if constexpr (std::is_same_v<A, S>)
-      return ScaledLane<S, P>{lane, upstream};
-    else if constexpr (lanes::is_scaled<A>)
-      return ScaledLane<S, P>{upstream.lane * lane, upstream.factor};
-    else
-      return Lane<S, P>(upstream * lane);
-  }
+  else if constexpr (ops::is_minus_one<D>)
+    return A(-upstream);
+  else
+    return upstream * derivative;
 }
 
 // A single value's gradient over the pass, in one of three forms by what its adjoint is
@@ -275,29 +252,48 @@ struct PendingGradients {
   }
 };
 
-// What every operand read from storage shares: its values (a single value read once,
-// not through a pointer per packet), and for a single value (rank 0) the running sum of
-// its gradient, kept in the sweep's `sums` and collected into `single_total`, or into
-// its pending entry when the gradients are computed ahead.
+// An operand's values as a fused pass reads them: a single value once (not through a
+// pointer per packet), a row operand (RegionLayout) at i - offset, with offset the start
+// of the row being swept. Shared by the reverse pass (StoredOperand) and by evaluation
+// (expr/forward_lanes.hpp).
 template <class S, int R>
-struct StoredOperand {
+struct StoredValues {
   const S* values;
   S single;
+  bool by_row;
+  Index offset = 0;
+
+  StoredValues(const S* v, Index size, Index region_size)
+      : values(v), single(v[0]), by_row(R > 0 && size != region_size) {}
+  void start_row(Index first) {
+    if (by_row) offset = first;
+  }
+  template <class P>
+  std::conditional_t<R == 0, S, Lane<S, P>> read(Index i) const {
+    if constexpr (R == 0)
+      return single;
+    else
+      return Lane<S, P>(lanes::load<S, P>(values + (i - offset)));
+  }
+};
+
+// What every operand read from storage shares: its values, and for a single value
+// (rank 0) the running sum of its gradient, kept in the sweep's `sums` and collected
+// into `single_total`, or into its pending entry when the gradients are computed ahead.
+// A row operand's gradient is added to at i - offset, as its values are read.
+template <class S, int R>
+struct StoredOperand : StoredValues<S, R> {
   bool receives;  // whether a gradient flows into it
   PendingGradients<S>* deferred;
   std::size_t entry = 0;
   S single_total = 0;
-  // A row operand (RegionLayout) is read, and its gradient added to, at i - offset, with
-  // offset the start of the row being swept.
-  bool by_row;
-  Index offset = 0;
 
   template <class P>
   struct record {};
   static constexpr int slots = R == 0 ? 1 : 0;
 
   StoredOperand(const S* v, Index size, Index region_size, bool gradient_flows, PendingGradients<S>* pending)
-      : values(v), single(v[0]), receives(gradient_flows), deferred(pending), by_row(R > 0 && size != region_size) {
+      : StoredValues<S, R>(v, size, region_size), receives(gradient_flows), deferred(pending) {
     if constexpr (R == 0) {
       if (receives && deferred) {
         entry = deferred->entries.size();
@@ -307,13 +303,7 @@ struct StoredOperand {
   }
   template <bool Needed, class P>
   std::conditional_t<R == 0, S, Lane<S, P>> value(record<P>&, Index i) const {
-    if constexpr (R == 0)
-      return single;
-    else
-      return Lane<S, P>(lanes::load<S, P>(values + (i - offset)));
-  }
-  void start_row(Index first) {
-    if (by_row) offset = first;
+    return this->template read<P>(i);
   }
   // The rows [first, last) of a row-blocked product are about to be read, or have been.
   void rows_ready(Index, Index) const {}
