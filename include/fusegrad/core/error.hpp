@@ -35,4 +35,15 @@ template <class A, class B>
                     format_shape(b) + " are not compatible");
 }
 
+template <class Dims>
+[[noreturn]] void throw_resized_while_referenced(const Dims& recorded, const Dims& now) {
+  throw shape_error("fusegrad: a tensor of shape " + format_shape(recorded) +
+                    " was resized in place (mutable_value()) to " + format_shape(now) +
+                    " after an expression naming it was built; build the expression again");
+}
+
+[[noreturn]] inline void throw_moved_from() {
+  throw graph_error("fusegrad: use of a moved-from Tensor; assign a value or an expression to it first");
+}
+
 }  // namespace fusegrad

@@ -224,6 +224,11 @@ concept row_blocked = requires(const N& node, const typename N::Scalar* adjoint,
 
 // Gradients of a region computed before its backward, seed 1, in the order the plan
 // met its leaves and stored values; delivered in the same order (deliver() below).
+//
+// A leaf with no gradient yet lends its gradient's storage as its buffer (and takes a
+// pooled one meanwhile): delivering swaps them back, so that the gradient is handed over
+// without a copy and still lives where views of it point. An entry not delivered gives
+// the storage back when the statement is freed.
 template <class S>
 struct PendingGradients {
   struct Entry {
@@ -232,9 +237,18 @@ struct PendingGradients {
     S* data = nullptr;
     S total = 0;          // a single value's gradient
     bool merged = false;  // this occurrence of a leaf added into an earlier one's buffer
+    void (*give_back)(Entry&) = nullptr;  // set while the buffer is a leaf's lent storage
   };
   std::vector<Entry, pool::allocator<Entry>> entries;
   std::size_t cursor = 0;
+
+  PendingGradients() = default;
+  PendingGradients(const PendingGradients&) = delete;
+  PendingGradients& operator=(const PendingGradients&) = delete;
+  ~PendingGradients() {
+    for (Entry& e : entries)
+      if (e.give_back) e.give_back(e);
+  }
 
   template <int R>
   Entry& add_buffer(const Shape<R>& dims, const void* variable = nullptr) {
@@ -251,6 +265,17 @@ struct PendingGradients {
     return *static_cast<EigenTensor<S, R>*>(e.buffer.get());
   }
 };
+
+// Returns a leaf's lent gradient storage (PendingGradients): the leaf's gradient moves back
+// into it, with whatever was added meanwhile.
+template <class S, int R>
+void give_back_gradient_storage(typename PendingGradients<S>::Entry& e) {
+  auto& variable = *static_cast<Variable<S, R>*>(const_cast<void*>(e.variable));
+  auto& lent = *static_cast<EigenTensor<S, R>*>(e.buffer.get());
+  std::swap(variable.grad, lent);
+  if (variable.has_grad) evaluate_into(variable.grad, lent);
+  e.give_back = nullptr;
+}
 
 // An operand's values as a fused pass reads them: a single value once (not through a
 // pointer per packet), a row operand (RegionLayout) at i - offset, with offset the start
@@ -390,7 +415,13 @@ struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
         if (add) {
           pending->entries.emplace_back().merged = true;
         } else {
-          gradient = pending->template add_buffer<R>(variable->dimensions(), variable).data;
+          auto& entry = pending->template add_buffer<R>(variable->dimensions(), variable);
+          if (!variable->has_grad && variable->grad.size() == size) {
+            std::swap(pending->template buffer_of<R>(entry), variable->grad);
+            entry.data = pending->template buffer_of<R>(entry).data();
+            entry.give_back = &give_back_gradient_storage<S, R>;
+          }
+          gradient = entry.data;
           if (this->by_row) std::fill_n(gradient, size, S(0)), add = true;  // every row adds
         }
       } else {
@@ -885,7 +916,19 @@ void deliver(const Leaf<S, R>& leaf, PendingGradients<S>& pending, S seed) {
     v.accumulate_in_place([total](EigenTensor<S, R>& g, bool add) { g.data()[0] = add ? g.data()[0] + total : total; });
   } else if (!e.merged) {
     EigenTensor<S, R>& buffer = pending.template buffer_of<R>(e);
-    if (seed == S(1) && !v.has_grad) {
+    if (e.give_back) {
+      // The buffer is the gradient's own storage, lent at the forward: swap it back.
+      e.give_back = nullptr;
+      std::swap(v.grad, buffer);
+      if (!v.has_grad) {
+        if (seed != S(1)) evaluate_into(v.grad, v.grad * seed);
+        v.has_grad = true;
+      } else if (seed == S(1)) {
+        evaluate_into(v.grad, v.grad + buffer);  // what reached it since the forward
+      } else {
+        evaluate_into(v.grad, v.grad * seed + buffer);
+      }
+    } else if (seed == S(1) && !v.has_grad) {
       std::swap(v.grad, buffer);  // the buffer becomes the gradient: no copy
       v.has_grad = true;
     } else if (seed == S(1)) {

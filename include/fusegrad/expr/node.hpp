@@ -11,7 +11,9 @@
 //                                 used twice counts twice)
 //   backward(g)                   given an Eigen expression g of d(out)/d(node), accumulates
 //                                 into the gradients of the variables below it
-//   for_each_leaf(f)              visits the variables below it that gradients reach
+//   for_each_leaf(f)              visits every variable below it, f(variable, version),
+//                                 with the variable's version when the node was last
+//                                 prepared (the tape checks that none changed since)
 #include <memory>
 
 #include "../core/config.hpp"
@@ -40,11 +42,19 @@ struct Leaf : expression_base {
   static constexpr int rank = R;
   std::shared_ptr<Variable<S, R>> variable;
   Shape<R> shape;
+  // The value's version when this leaf was last evaluated: its backward must read the
+  // same value (tape/graph.hpp checks).
+  mutable std::uint64_t version_read;
 
-  explicit Leaf(std::shared_ptr<Variable<S, R>> v) : variable(std::move(v)), shape(variable->dimensions()) {}
+  explicit Leaf(std::shared_ptr<Variable<S, R>> v)
+      : variable(std::move(v)), shape(variable->dimensions()), version_read(variable->version) {}
 
   const Shape<R>& dims() const { return shape; }
-  void prepare() const {}
+  void prepare() const {
+    // The shapes of the nodes above were computed from `shape` when they were built.
+    if (variable->dimensions() != shape) throw_resized_while_referenced(shape, variable->dimensions());
+    version_read = variable->version;
+  }
   const EigenTensor<S, R>& forward() const { return *variable->value; }
   bool needs_grad() const { return variable->tracks(); }
   int gradient_paths() const { return variable->tracks() ? 1 : 0; }
@@ -54,7 +64,7 @@ struct Leaf : expression_base {
   }
   template <class F>
   void for_each_leaf(F&& f) const {
-    if (variable->tracks()) f(static_cast<VariableBase&>(*variable));
+    f(static_cast<VariableBase&>(*variable), version_read);
   }
 };
 

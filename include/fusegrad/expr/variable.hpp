@@ -34,7 +34,12 @@ struct GraphNode {
   bool released = false;
   virtual ~GraphNode() = default;
   virtual void run_backward() = 0;
-  virtual void visit_inputs(const std::function<void(VariableBase&)>& visit) const = 0;
+  // visit(variable, version): every variable the backward reads, with the version of its
+  // value when the statement was evaluated.
+  virtual void visit_inputs(const std::function<void(VariableBase&, std::uint64_t)>& visit) const = 0;
+  // The variable this node produced, and its version when it was produced.
+  virtual VariableBase& output_variable() const = 0;
+  virtual std::uint64_t output_version() const = 0;
   virtual void release() = 0;  // drops what the backward needed
 };
 
@@ -67,6 +72,11 @@ inline void destroy_iteratively(std::shared_ptr<GraphNode> node) {
 
 struct VariableBase {
   std::shared_ptr<GraphNode> producer;  // null for a leaf
+  // Counts in-place changes (mutable_value(), requires_grad switched): a recorded
+  // statement whose inputs changed since its evaluation is refused at backward rather
+  // than differentiated at the new values.
+  std::uint64_t version = 0;
+  std::uint64_t saved_in_pass = 0;  // the last reverse pass that saved its gradients
   bool requires_grad = false;
   bool retains_grad = false;
   bool has_grad = false;  // whether `grad` holds an accumulated value
@@ -76,6 +86,12 @@ struct VariableBase {
   bool is_leaf() const { return producer == nullptr; }
   virtual ~VariableBase() { detail::destroy_iteratively(std::move(producer)); }
   virtual void release_grad() = 0;
+  virtual std::string shape_text() const = 0;
+  // A reverse pass that fails part-way (an exception from user code) puts every
+  // gradient back as it was (tape/graph.hpp): save before it, restore or forget after.
+  virtual void save_gradients() = 0;
+  virtual void restore_gradients() = 0;
+  virtual void forget_saved_gradients() = 0;
 };
 
 template <class S, int R>
@@ -86,6 +102,9 @@ struct Variable final : VariableBase {
   EigenTensor<S, R> grad;
   EigenTensor<S, R> retained;
   bool has_retained = false;
+  // A leaf's gradient and the retained one before the reverse pass under way.
+  EigenTensor<S, R> saved_grad, saved_retained;
+  bool saved_has_grad = false, saved_has_retained = false;
 
   Variable() = default;
   explicit Variable(std::shared_ptr<EigenTensor<S, R>> v) : value(std::move(v)) {}
@@ -126,6 +145,37 @@ struct Variable final : VariableBase {
       write(grad, false);
       has_grad = true;
     }
+  }
+
+  std::string shape_text() const override { return format_shape(dimensions()); }
+
+  void save_gradients() override {
+    saved_has_grad = has_grad;
+    saved_has_retained = has_retained;
+    if (has_grad && is_leaf()) {
+      pool::fit(saved_grad, grad.dimensions());
+      evaluate_into(saved_grad, grad);
+    }
+    if (has_retained) {
+      pool::fit(saved_retained, retained.dimensions());
+      evaluate_into(saved_retained, retained);
+    }
+  }
+  void restore_gradients() override {
+    if (is_leaf()) {
+      has_grad = saved_has_grad;
+      if (has_grad) evaluate_into(grad, saved_grad);
+    } else if (has_grad) {
+      pool::give(std::move(grad));  // an intermediate holds a gradient only during a pass
+      has_grad = false;
+    }
+    has_retained = saved_has_retained;
+    if (has_retained) evaluate_into(retained, saved_retained);
+    forget_saved_gradients();
+  }
+  void forget_saved_gradients() override {
+    if (saved_grad.size()) pool::give(std::move(saved_grad));
+    if (saved_retained.size()) pool::give(std::move(saved_retained));
   }
 
   void release_grad() override {

@@ -88,6 +88,12 @@ struct Compare : no_gradient {
     else
       return rule.value(a, b);
   }
+  // No gradient flows through a mask, but the backward of `where` reads it.
+  template <class F>
+  void for_each_leaf(F&& f) const {
+    left.for_each_leaf(f);
+    right.for_each_leaf(f);
+  }
 };
 
 // where(cond, a, b): a where cond holds, else b; cond is a mask or a 0/1 tensor.
@@ -143,6 +149,7 @@ struct Where : expression_base {
   }
   template <class F>
   void for_each_leaf(F&& f) const {
+    condition.for_each_leaf(f);
     a.for_each_leaf(f);
     b.for_each_leaf(f);
   }

@@ -41,9 +41,10 @@ template <class S, int R, class Expression>
 struct Statement final : GraphNode {
   std::optional<Expression> expression;
   Variable<S, R>* output;  // owns this node, so it outlives every use below
+  std::uint64_t produced_version;
 
   template <class E>
-  Statement(E&& e, Variable<S, R>* out) : expression(std::forward<E>(e)), output(out) {
+  Statement(E&& e, Variable<S, R>* out) : expression(std::forward<E>(e)), output(out), produced_version(out->version) {
     sequence = detail::next_sequence();
   }
 
@@ -56,16 +57,27 @@ struct Statement final : GraphNode {
       expression->backward(g);
     output->release_grad();  // an intermediate's gradient is dropped (or kept) once used
   }
-  void visit_inputs(const std::function<void(VariableBase&)>& visit) const override {
+  void visit_inputs(const std::function<void(VariableBase&, std::uint64_t)>& visit) const override {
     if (expression) expression->for_each_leaf(visit);
   }
+  VariableBase& output_variable() const override { return *output; }
+  std::uint64_t output_version() const override { return produced_version; }
   void release() override {
     released = true;
     expression.reset();
   }
 };
 
-// The reverse pass from `root`, whose gradient has been seeded.
+[[noreturn]] inline void throw_changed_in_place(const VariableBase& variable, const char* what) {
+  throw graph_error(std::string("fusegrad: backward: ") + what + " of shape " + variable.shape_text() +
+                    " that the graph read was modified in place (mutable_value() or requires_grad()) after the "
+                    "statement reading it was evaluated; evaluate the statement again after changing it");
+}
+
+// The reverse pass from `root`, whose gradient has been seeded. Either it completes, or
+// (an exception from a user's derivative) every gradient it touched is put back as it was
+// before the pass, root's seed included, and the graph stays as it was, so that backward
+// can run again.
 inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   if (!root.producer) return;
   // Collect the nodes reachable from the root without recursion, refusing a graph
@@ -81,34 +93,77 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   using List = std::vector<GraphNode*>;
   struct Lists {
     List order, stack;
+    std::vector<VariableBase*> saved;
   };
   Lists* spare = pool::thread_object<Lists>();
-  List order = spare ? std::move(spare->order) : List(), stack = spare ? std::move(spare->stack) : List();
+  Lists lists = spare ? std::move(*spare) : Lists();
+  List &order = lists.order, &stack = lists.stack;
+  std::vector<VariableBase*>& saved = lists.saved;
   order.clear();
   stack.clear();
-  stack.push_back(root.producer.get());
-  while (!stack.empty()) {
-    GraphNode* node = stack.back();
-    stack.pop_back();
-    if (node->visited == pass) continue;
-    node->visited = pass;
-    if (node->released)
-      throw graph_error(
-          "fusegrad: backward through a graph that an earlier backward already freed; "
-          "call the first backward with fg::retain_graph to run backward twice");
-    node->visit_inputs([&](VariableBase& input) {
-      if (input.producer && input.producer->visited != pass) stack.push_back(input.producer.get());
-    });
-    order.push_back(node);
+  saved.clear();
+  const auto give_back = [&] {
+    order.clear();
+    saved.clear();
+    if ((spare = pool::thread_object<Lists>())) *spare = std::move(lists);
+  };
+  // One reference for the visitor to capture: std::function keeps a capture of up to two
+  // pointers without allocating.
+  struct Walk {
+    std::uint64_t pass;
+    List& stack;
+    std::vector<VariableBase*>& saved;
+    void save(VariableBase& variable) const {
+      if (variable.saved_in_pass == pass) return;
+      variable.saved_in_pass = pass;
+      variable.save_gradients();
+      saved.push_back(&variable);
+    }
+  } walk{pass, stack, saved};
+  const auto forget_saved = [&] {
+    for (VariableBase* variable : saved) variable->forget_saved_gradients();
+  };
+  try {
+    stack.push_back(root.producer.get());
+    while (!stack.empty()) {
+      GraphNode* node = stack.back();
+      stack.pop_back();
+      if (node->visited == pass) continue;
+      node->visited = pass;
+      VariableBase& output = node->output_variable();
+      walk.save(output);  // first: the root's seed is withdrawn if the pass is refused
+      if (node->released)
+        throw graph_error(
+            "fusegrad: backward through a graph that an earlier backward already freed; "
+            "call the first backward with fg::retain_graph to run backward twice");
+      if (output.version != node->output_version()) throw_changed_in_place(output, "a tensor");
+      node->visit_inputs([&walk](VariableBase& input, std::uint64_t version_read) {
+        if (input.version != version_read) throw_changed_in_place(input, input.is_leaf() ? "a leaf" : "a tensor");
+        if (!input.tracks()) return;
+        if (input.is_leaf()) walk.save(input);
+        if (input.producer && input.producer->visited != walk.pass) walk.stack.push_back(input.producer.get());
+      });
+      order.push_back(node);
+    }
+  } catch (...) {
+    for (VariableBase* variable : saved) variable->restore_gradients();
+    give_back();
+    throw;
   }
   // A node's sequence number exceeds those of the nodes producing its inputs, so
   // decreasing sequence is a reverse topological order.
   std::sort(order.begin(), order.end(), [](const GraphNode* a, const GraphNode* b) { return a->sequence > b->sequence; });
-  for (GraphNode* node : order) node->run_backward();
+  try {
+    for (GraphNode* node : order) node->run_backward();
+  } catch (...) {
+    for (VariableBase* variable : saved) variable->restore_gradients();
+    give_back();
+    throw;
+  }
+  forget_saved();
   if (!keep_graph)
     for (auto node = order.rbegin(); node != order.rend(); ++node) (*node)->release();
-  order.clear();
-  if ((spare = pool::thread_object<Lists>())) spare->order = std::move(order), spare->stack = std::move(stack);
+  give_back();
 }
 
 }  // namespace tape

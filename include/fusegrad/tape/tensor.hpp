@@ -164,39 +164,51 @@ class Tensor {
   template <std::integral... I> requires(sizeof...(I) == R)
   static Tensor random(I... d) { return random(Shape<R>{static_cast<Index>(d)...}); }
 
-  const Value& value() const { return *variable_->value; }
+  const Value& value() const { return *var().value; }
   // Writable access to the value, for updates outside differentiation (an optimizer
-  // step). Expressions recorded earlier see the change, and the backward of a statement
-  // may read its stored result: update leaves only, between steps.
-  Value& mutable_value() { return *variable_->value; }
-  const S* data() const { return variable_->value->data(); }
-  Shape<R> dimensions() const { return variable_->dimensions(); }
-  Index dimension(int i) const { return variable_->value->dimension(i); }
-  Index size() const { return variable_->value->size(); }
+  // step). Each call counts as a change of the value: a statement recorded before it
+  // that reads this tensor is refused at backward (graph_error) instead of being
+  // differentiated at the new value. Expressions held in `auto` read the value as it is
+  // when they are evaluated.
+  Value& mutable_value() {
+    Variable<S, R>& v = var();
+    ++v.version;
+    return *v.value;
+  }
+  const S* data() const { return var().value->data(); }
+  Shape<R> dimensions() const { return var().dimensions(); }
+  Index dimension(int i) const { return var().value->dimension(i); }
+  Index size() const { return var().value->size(); }
   template <std::integral... I> requires(sizeof...(I) == R)
-  S operator()(I... index) const { return (*variable_->value)(static_cast<Index>(index)...); }
+  S operator()(I... index) const { return (*var().value)(static_cast<Index>(index)...); }
   // The value of a rank-0 tensor.
-  S item() const requires(R == 0) { return (*variable_->value)(); }
+  S item() const requires(R == 0) { return (*var().value)(); }
 
+  // Switching it between a forward statement and its backward makes that backward a
+  // graph_error (the statement was recorded for the other setting).
   Tensor& requires_grad(bool on) {
-    if (on && !variable_->is_leaf())
+    Variable<S, R>& v = var();
+    if (on && !v.is_leaf())
       throw graph_error("fusegrad: requires_grad can only be set on a leaf tensor (one no statement produced)");
-    variable_->requires_grad = on;
+    if (v.requires_grad != on) ++v.version;
+    v.requires_grad = on;
     return *this;
   }
-  bool requires_grad() const { return variable_->tracks(); }
-  bool is_leaf() const { return variable_->is_leaf(); }
+  bool requires_grad() const { return var().tracks(); }
+  bool is_leaf() const { return var().is_leaf(); }
   // Keeps this intermediate's gradient after backward (leaves always keep theirs).
   Tensor& retain_grad() {
-    if (!variable_->tracks())
+    if (!var().tracks())
       throw graph_error("fusegrad: retain_grad on a tensor that does not require a gradient");
     variable_->retains_grad = true;
     return *this;
   }
 
-  // d(backward root)/d(this), of this tensor's shape.
+  // d(backward root)/d(this), of this tensor's shape. Its storage stays where it is from
+  // one backward to the next while the shape is unchanged, so a view of it (an
+  // Eigen::Map kept by an optimizer) stays valid.
   const Value& grad() const {
-    Variable<S, R>& v = *variable_;
+    Variable<S, R>& v = var();
     if (!v.tracks())
       throw graph_error("fusegrad: grad() of a tensor that does not require a gradient; call requires_grad(true) "
                         "on it before building the computation");
@@ -211,7 +223,7 @@ class Tensor {
       return v.retained;
     }
     if (!v.has_grad) {
-      v.grad.resize(v.dimensions());
+      pool::fit(v.grad, v.dimensions());
       v.grad.setZero();
       v.has_grad = true;
     }
@@ -221,8 +233,9 @@ class Tensor {
   // The buffer is kept, but not filled: the next backward writes its first
   // contribution over it instead of adding to zeros.
   void zero_grad() {
-    if (variable_->is_leaf()) variable_->has_grad = false;
-    if (variable_->has_retained) variable_->retained.setZero();
+    Variable<S, R>& v = var();
+    if (v.is_leaf()) v.has_grad = false;
+    if (v.has_retained) v.retained.setZero();
   }
 
   // Reverse pass seeded with ones (1 for a rank-0 tensor).
@@ -236,15 +249,24 @@ class Tensor {
   // The same value, cut from the graph: no gradient flows through it.
   Tensor detach() const {
     Tensor t;
-    t.variable_ = make_variable<S, R>(variable_->value);
+    t.variable_ = make_variable<S, R>(var().value);
     return t;
   }
 
   // This tensor as an expression leaf.
-  expr::Leaf<S, R> leaf() const { return expr::Leaf<S, R>(variable_); }
+  expr::Leaf<S, R> leaf() const {
+    if (!variable_) throw_moved_from();
+    return expr::Leaf<S, R>(variable_);
+  }
 
  private:
   Tensor() = default;
+
+  // A moved-from handle points to nothing: every use is a graph_error, never a crash.
+  Variable<S, R>& var() const {
+    if (!variable_) throw_moved_from();
+    return *variable_;
+  }
 
   static void check_dimensions(const Shape<R>& dims) {
     for (Index d : dims)
@@ -270,7 +292,7 @@ class Tensor {
   }
 
   void backward_seeded(const Value* grad_out, bool keep_graph) {
-    Variable<S, R>& v = *variable_;
+    Variable<S, R>& v = var();
     if (!v.tracks())
       throw graph_error("fusegrad: backward() on a tensor that does not require a gradient (no input of its "
                         "computation has requires_grad(true))");
