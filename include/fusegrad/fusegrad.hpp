@@ -11,5 +11,6 @@
 #include "functional/forward.hpp"
 #include "functional/reverse.hpp"
 #include "nn/losses.hpp"
+#include "tape/function.hpp"
 #include "tape/graph.hpp"
 #include "tape/tensor.hpp"

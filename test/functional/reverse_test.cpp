@@ -102,3 +102,16 @@ TEST_CASE("check_gradients reports where a wrong derivative disagrees") {
   CHECK(report.numeric == doctest::Approx(3 * 1.5 * 1.5).epsilon(1e-6));
   CHECK(report.reverse == doctest::Approx(3.0));
 }
+
+TEST_CASE("grad of a function returning an expression over tensors its statements produced reaches the inputs") {
+  fg::Tensor<double, 1> x{0.1, -0.2};
+  auto f = [](const fg::Tensor<double, 1>& v) {
+    fg::Tensor<double, 1> h = fg::tanh(v);
+    return fg::sum(h * h);  // an expression whose leaf h came from a statement
+  };
+  const auto g = fg::grad(f, x);
+  for (int i = 0; i < 2; ++i) {
+    const double t = std::tanh(x(i));
+    CHECK(g(i) == doctest::Approx(2 * t * (1 - t * t)));
+  }
+}

@@ -30,12 +30,29 @@ Tensor<S, R> fresh_leaf(const Tensor<S, R>& t) {
 struct seed_ones_t {};
 inline constexpr seed_ones_t seed_ones{};
 
+// Whether an expression reads a tensor that statements produced: its gradient must then
+// go on through the tape.
+template <class N>
+bool reads_recorded_tensors(const N& node) {
+  bool recorded = false;
+  node.for_each_leaf([&recorded](VariableBase& variable, std::uint64_t) { recorded = recorded || !variable.is_leaf(); });
+  return recorded;
+}
+
 template <class F, class Seed, class... Leaves>
 auto run(F& f, const Seed& seed, Leaves&... leaves) {
   auto result = f(leaves...);
   using Result = decltype(result);
   constexpr bool differentiate = !std::is_same_v<Seed, std::nullptr_t>;
   if constexpr (expr::Node<Result>) {
+    if (differentiate && reads_recorded_tensors(result)) {
+      // An expression over the results of statements (a Tensor assigned inside f, a
+      // custom function's output): evaluated as one more statement, so that the reverse
+      // pass reaches the statements behind it.
+      Tensor<typename Result::Scalar, Result::rank> evaluated(std::move(result));
+      auto run_evaluated = [&evaluated](Leaves&...) { return evaluated; };
+      return run(run_evaluated, seed, leaves...);
+    }
     using S = typename Result::Scalar;
     result.prepare();
     EigenTensor<S, Result::rank> value(result.dims());

@@ -253,6 +253,14 @@ class Tensor {
     return t;
   }
 
+  // Records `make(variable)`, a graph node computing this tensor's inputs' gradients from
+  // its own, as what produced this tensor (fg::apply, tape/function.hpp).
+  template <class Make>
+  void record_producer(Make&& make) {
+    Variable<S, R>& v = var();
+    v.producer = make(&v);
+  }
+
   // This tensor as an expression leaf.
   expr::Leaf<S, R> leaf() const {
     if (!variable_) throw_moved_from();

@@ -1,0 +1,297 @@
+// Custom functions (fg::apply): an operation fusegrad cannot see into, with its own
+// backward, takes part in graphs like a built-in one. Gradients are checked against
+// central differences through the generic checker.
+#include <fusegrad/fusegrad.hpp>
+
+#include "../support/expectations.hpp"
+#include "../support/gradient_check.hpp"
+
+#include <doctest/doctest.h>
+
+#include <Eigen/Dense>
+
+#include <any>
+#include <array>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace fg = fusegrad;
+using fg::testing::elements;
+
+namespace {
+
+using Vector = fg::EigenTensor<double, 1>;
+using Matrix = fg::EigenTensor<double, 2>;
+using MatrixMap = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+using VectorMap = Eigen::Map<const Eigen::VectorXd>;
+
+// x = A^{-1} b for a symmetric positive definite A, through Eigen's Cholesky
+// factorisation; backward by the implicit adjoint: g_b = A^{-1} g, g_A = -g_b x^T.
+struct Solve {
+  static constexpr const char* name = "solve";
+  Eigen::LLT<Eigen::MatrixXd> llt;
+  Eigen::VectorXd x;
+  int backward_calls = 0;
+
+  Vector forward(const Matrix& A, const Vector& b) {
+    llt.compute(MatrixMap(A.data(), A.dimension(0), A.dimension(1)));
+    if (llt.info() != Eigen::Success) throw std::runtime_error("solve: A is not positive definite");
+    x = llt.solve(VectorMap(b.data(), b.size()));
+    Vector out(x.size());
+    Eigen::Map<Eigen::VectorXd>(out.data(), out.size()) = x;
+    return out;
+  }
+  std::tuple<Matrix, Vector> backward(const Vector& g, const std::array<bool, 2>& needs) {
+    Eigen::VectorXd gb = llt.solve(VectorMap(g.data(), g.size()));
+    Matrix gA(x.size(), x.size());
+    if (needs[0])
+      Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(gA.data(), x.size(),
+                                                                                          x.size()) = -gb * x.transpose();
+    Vector out(gb.size());
+    Eigen::Map<Eigen::VectorXd>(out.data(), out.size()) = gb;
+    return {gA, out};
+  }
+};
+
+// A black box from a C library: a value and its gradient through pointers.
+extern "C" double black_box(const double* x, int n, double* gradient) {
+  double value = 0;
+  for (int i = 0; i < n; ++i) {
+    value += std::sin(x[i]) * (i + 1);
+    gradient[i] = std::cos(x[i]) * (i + 1);
+  }
+  return value;
+}
+
+struct BlackBox {
+  Vector gradient;
+  fg::EigenTensor<double, 0> forward(const Vector& x) {
+    gradient = Vector(x.size());
+    fg::EigenTensor<double, 0> value;
+    value() = black_box(x.data(), int(x.size()), gradient.data());
+    return value;
+  }
+  Vector backward(const fg::EigenTensor<double, 0>& g) { return gradient * g(); }
+};
+
+// An SPD matrix from any square matrix M: M M^T + n I, in fused expressions.
+template <class T>
+auto spd(const T& m) {
+  const auto n = m.dimension(0);
+  fg::EigenTensor<double, 2> identity(n, n);
+  identity.setZero();
+  for (Eigen::Index i = 0; i < n; ++i) identity(i, i) = double(n);
+  return fg::matmul(m, fg::transpose(m)) + fg::Tensor<double, 2>(identity);
+}
+
+}  // namespace
+
+TEST_CASE("a linear solve through Eigen's LLT has the gradients of the implicit adjoint, for A and b at once") {
+  fg::manual_seed(3);
+  auto m = fg::Tensor<double, 2>::random(4, 4);
+  auto b = fg::Tensor<double, 1>::random(4);
+  auto f = [](const fg::Tensor<double, 2>& m, const fg::Tensor<double, 1>& b) {
+    fg::Tensor<double, 1> x = fg::apply(Solve{}, spd(m), b * 2.0 + 1.0);  // expressions in
+    return fg::sum(fg::tanh(x) * x);                                   // and out
+  };
+  const auto report = fg::check_gradients(f, m, b);
+  INFO("worst error ", report.worst_error, " input ", report.input, " element ", report.element);
+  CHECK(report.within(1e-6));
+}
+
+TEST_CASE("a custom function's value is what its forward returns") {
+  Matrix A(2, 2);
+  A.setValues({{4, 1}, {1, 3}});
+  fg::Tensor<double, 1> b{1, 2};
+  fg::Tensor<double, 1> x = fg::apply(Solve{}, fg::Tensor<double, 2>(A), b);
+  CHECK(x(0) == doctest::Approx(1.0 / 11));
+  CHECK(x(1) == doctest::Approx(7.0 / 11));
+  CHECK_FALSE(x.requires_grad());
+}
+
+TEST_CASE("a black-box C function returning its own gradient is differentiated through fg::apply") {
+  fg::Tensor<double, 1> x{0.1, 0.7, -1.2};
+  x.requires_grad(true);
+  fg::Tensor<double, 0> y = fg::apply(BlackBox{}, fg::exp(x));
+  fg::Tensor<double, 0> z = y * y;
+  z.backward();
+  const double value = std::sin(std::exp(0.1)) + 2 * std::sin(std::exp(0.7)) + 3 * std::sin(std::exp(-1.2));
+  CHECK(y.item() == doctest::Approx(value));
+  const std::vector<double> xs{0.1, 0.7, -1.2};
+  for (int i = 0; i < 3; ++i)
+    CHECK(x.grad()(i) == doctest::Approx(2 * value * std::cos(std::exp(xs[i])) * (i + 1) * std::exp(xs[i])));
+}
+
+TEST_CASE("a custom function whose output feeds two later statements gets its gradient from both") {
+  fg::Tensor<double, 1> x{0.3, -0.4};
+  x.requires_grad(true);
+  fg::Tensor<double, 0> y = fg::apply(BlackBox{}, x);
+  fg::Tensor<double, 0> first = y * 3.0;
+  fg::Tensor<double, 0> second = fg::exp(y);
+  fg::Tensor<double, 0> total = first + second;
+  total.backward();
+  const double v = std::sin(0.3) + 2 * std::sin(-0.4);
+  CHECK(x.grad()(0) == doctest::Approx((3 + std::exp(v)) * std::cos(0.3)));
+  CHECK(x.grad()(1) == doctest::Approx((3 + std::exp(v)) * 2 * std::cos(-0.4)));
+}
+
+TEST_CASE("a custom function skips the gradients nobody needs and accumulates into a leaf used twice") {
+  Matrix A(2, 2);
+  A.setValues({{4, 1}, {1, 3}});
+  fg::Tensor<double, 2> a(A);
+  fg::Tensor<double, 1> b{1, 2};
+  b.requires_grad(true);
+  fg::Tensor<double, 1> x = fg::apply(Solve{}, a, b);
+  fg::Tensor<double, 0> loss = fg::sum(x) + fg::sum(b);
+  loss.backward();
+  // d sum(A^{-1} b)/db = A^{-T} 1 = A^{-1} 1 (A symmetric), plus 1 from the second use.
+  CHECK(b.grad()(0) == doctest::Approx(2.0 / 11 + 1));
+  CHECK(b.grad()(1) == doctest::Approx(3.0 / 11 + 1));
+}
+
+TEST_CASE("a custom function works with retain_graph, backward(grad_out), no_grad and detach") {
+  fg::Tensor<double, 1> x{0.3, -0.4};
+  x.requires_grad(true);
+  fg::Tensor<double, 0> y = fg::apply(BlackBox{}, x);
+  y.backward(fg::retain_graph);
+  y.backward(fg::Tensor<double, 0>(2.0));
+  CHECK(x.grad()(0) == doctest::Approx(3 * std::cos(0.3)));
+  CHECK_THROWS_AS(y.backward(), fg::graph_error);  // freed by the second backward
+  {
+    fg::no_grad off;
+    fg::Tensor<double, 0> z = fg::apply(BlackBox{}, x);
+    CHECK_FALSE(z.requires_grad());
+  }
+  fg::Tensor<double, 0> d = fg::apply(BlackBox{}, x).detach();
+  CHECK_FALSE(d.requires_grad());
+}
+
+namespace {
+struct Wrong {
+  static constexpr const char* name = "wrong";
+  Vector forward(const Vector& x) { return x; }
+  Vector backward(const Vector&) { return Vector(7); }
+};
+}  // namespace
+
+TEST_CASE("a custom function whose backward returns a gradient of the wrong shape is a shape_error naming it") {
+  fg::Tensor<double, 1> x{1, 2};
+  x.requires_grad(true);
+  fg::Tensor<double, 1> y = fg::apply(Wrong{}, x);
+  const std::string message = fg::testing::shape_error_of([&] { y.backward(); });
+  CHECK(message.find("wrong") != std::string::npos);
+  CHECK(message.find("(7,)") != std::string::npos);
+  CHECK(elements(x.grad()) == std::vector<double>{0, 0});
+}
+
+TEST_CASE("fg::grad and fg::vjp differentiate through a custom function") {
+  fg::Tensor<double, 1> x{0.2, 0.5, -0.1};
+  auto f = [](const fg::Tensor<double, 1>& v) { return fg::apply(BlackBox{}, v * 2.0); };
+  const auto g = fg::grad(f, x);
+  for (int i = 0; i < 3; ++i) CHECK(g(i) == doctest::Approx(2 * (i + 1) * std::cos(2 * x(i))));
+  auto h = [](const fg::Tensor<double, 1>& v) { return fg::square(fg::apply(BlackBox{}, v)); };
+  const auto gh = fg::grad(h, x);  // an expression over a custom function's output
+  double value = 0;
+  for (int i = 0; i < 3; ++i) value += std::sin(x(i)) * (i + 1);
+  for (int i = 0; i < 3; ++i) CHECK(gh(i) == doctest::Approx(2 * value * (i + 1) * std::cos(x(i))));
+}
+
+namespace {
+
+// y = x^3 elementwise on plain numbers, with a tangent rule.
+struct Cube {
+  static constexpr const char* name = "cube";
+  Vector saved;
+  Vector forward(const Vector& x) {
+    saved = x;
+    return x * x * x;
+  }
+  Vector jvp(const Vector& tangent) { return saved.square() * 3.0 * tangent; }
+  Vector backward(const Vector& g) { return saved.square() * 3.0 * g; }
+};
+
+// x^2 with neither a tangent rule nor generic code.
+struct Square {
+  static constexpr const char* name = "square";
+  Vector saved;
+  Vector forward(const Vector& x) {
+    saved = x;
+    return x * x;
+  }
+  Vector backward(const Vector& g) { return saved * 2.0 * g; }
+};
+
+// The same with forward and backward generic, so that both the values and the tangents
+// of x reach backward.
+struct GenericCube {
+  static constexpr const char* name = "generic cube";
+  template <class S>
+  fg::EigenTensor<S, 1> forward(const fg::EigenTensor<S, 1>& x) {
+    fg::EigenTensor<S, 1> out(x.dimensions());
+    for (Eigen::Index i = 0; i < x.size(); ++i) out(i) = x(i) * x(i) * x(i);
+    stored = std::make_shared<std::any>(x);
+    return out;
+  }
+  template <class S>
+  fg::EigenTensor<S, 1> backward(const fg::EigenTensor<S, 1>& g) {
+    const auto& x = std::any_cast<const fg::EigenTensor<S, 1>&>(*stored);
+    fg::EigenTensor<S, 1> out(g.dimensions());
+    for (Eigen::Index i = 0; i < g.size(); ++i) out(i) = S(3) * x(i) * x(i) * g(i);
+    return out;
+  }
+  std::shared_ptr<std::any> stored;
+};
+
+}  // namespace
+
+TEST_CASE("a custom function with a tangent rule gives fg::jvp and forward-mode jacobians") {
+  fg::Tensor<double, 1> x{1, 2, 3};
+  fg::Tensor<double, 1> v{1, 0, -1};
+  auto f = [](const auto& t) { return fg::apply(Cube{}, t); };
+  const auto [value, tangent] = fg::jvp(f, x, v);
+  CHECK(elements(value) == std::vector<double>{1, 8, 27});
+  CHECK(elements(tangent) == std::vector<double>{3, 0, -27});
+  const auto J = fg::jacobian(f, x, fg::mode::forward);
+  CHECK(J(1, 1) == doctest::Approx(12));
+  CHECK(J(0, 1) == 0);
+}
+
+TEST_CASE("fg::hessian runs through a custom function generic in its scalar type") {
+  fg::Tensor<double, 1> x{1, 2, 3};
+  auto f = [](const auto& t) { return fg::sum(fg::apply(GenericCube{}, t)); };
+  const auto H = fg::hessian(f, x);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) CHECK(H(i, j) == doctest::Approx(i == j ? 6 * x(i) : 0));
+}
+
+TEST_CASE("forward mode through a custom function without a tangent rule is a graph_error naming it") {
+  fg::Tensor<double, 1> x{1, 2};
+  const std::string message = [&] {
+    try {
+      fg::jvp([](const auto& t) { return fg::apply(Square{}, t); }, x, x);
+    } catch (const fg::graph_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  CHECK(message.find("'square'") != std::string::npos);
+  CHECK(message.find("jvp") != std::string::npos);
+}
+
+TEST_CASE("second order through a custom function that is not generic is a graph_error naming it, never a wrong number") {
+  fg::Tensor<double, 1> x{1, 2, 3};
+  auto f = [](const auto& t) { return fg::sum(fg::apply(Cube{}, t)); };
+  const std::string message = [&] {
+    try {
+      (void)fg::hessian(f, x);
+    } catch (const fg::graph_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  CHECK(message.find("'cube'") != std::string::npos);
+  CHECK(message.find("template") != std::string::npos);
+}
