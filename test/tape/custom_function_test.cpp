@@ -295,3 +295,73 @@ TEST_CASE("second order through a custom function that is not generic is a graph
   CHECK(message.find("'cube'") != std::string::npos);
   CHECK(message.find("template") != std::string::npos);
 }
+
+namespace {
+
+// Four tanh layers; `checkpointed` runs them through fg::checkpoint, two layers a segment.
+template <class T, class W>
+auto layers(const T& x, const W& w1, const W& w2) {
+  fg::Tensor<typename T::Scalar, 2> h = fg::tanh(fg::matmul(x, w1));
+  return fg::tanh(fg::matmul(h, w2));
+}
+
+}  // namespace
+
+TEST_CASE("checkpointed layers give the same values and gradients as the layers themselves") {
+  fg::manual_seed(11);
+  auto x = fg::Tensor<double, 2>::random(5, 4);
+  auto w1 = fg::Tensor<double, 2>::random(4, 4), w2 = fg::Tensor<double, 2>::random(4, 4);
+  auto w3 = fg::Tensor<double, 2>::random(4, 4), w4 = fg::Tensor<double, 2>::random(4, 4);
+  auto plain = [](auto& x, auto& w1, auto& w2, auto& w3, auto& w4) {
+    fg::Tensor<double, 2> h = layers(x, w1, w2);
+    return fg::sum(fg::square(layers(h, w3, w4)));
+  };
+  auto checkpointed = [](auto& x, auto& w1, auto& w2, auto& w3, auto& w4) {
+    auto segment = [](const auto& a, const auto& u, const auto& v) { return layers(a, u, v); };
+    fg::Tensor<double, 2> h = fg::checkpoint(segment, x, w1, w2);
+    fg::Tensor<double, 2> out = fg::checkpoint(segment, h, w3, w4);
+    return fg::sum(fg::square(out));
+  };
+  const auto expected = fg::grad(plain, x, w1, w2, w3, w4);
+  const auto got = fg::grad(checkpointed, x, w1, w2, w3, w4);
+  auto same = [](const auto& a, const auto& b) {
+    REQUIRE(a.size() == b.size());
+    for (Eigen::Index i = 0; i < a.size(); ++i) CHECK(a.data()[i] == doctest::Approx(b.data()[i]).epsilon(1e-14));
+  };
+  same(std::get<0>(expected), std::get<0>(got));
+  same(std::get<1>(expected), std::get<1>(got));
+  same(std::get<2>(expected), std::get<2>(got));
+  same(std::get<4>(expected), std::get<4>(got));
+  const auto report = fg::check_gradients(checkpointed, x, w1, w2, w3, w4);
+  CHECK(report.within(1e-6));
+}
+
+TEST_CASE("a checkpointed segment keeps none of its intermediates until backward runs it again") {
+  fg::Tensor<double, 1> x{0.5, -0.5};
+  x.requires_grad(true);
+  int runs = 0;
+  auto segment = [&runs](const auto& v) {
+    ++runs;
+    fg::Tensor<double, 1> h = fg::exp(v);
+    CHECK(h.requires_grad() == (runs == 2));  // the first run records nothing
+    return fg::sin(h);
+  };
+  fg::Tensor<double, 1> y = fg::checkpoint(segment, x);
+  CHECK(runs == 1);
+  CHECK(y.requires_grad());
+  fg::Tensor<double, 0> total = fg::sum(y);
+  total.backward();
+  CHECK(runs == 2);
+  CHECK(x.grad()(0) == doctest::Approx(std::cos(std::exp(0.5)) * std::exp(0.5)));
+}
+
+TEST_CASE("hvp runs through a checkpointed segment") {
+  fg::Tensor<double, 1> x{0.3, 0.8};
+  fg::Tensor<double, 1> v{1.0, -2.0};
+  auto f = [](const auto& t) {
+    auto segment = [](const auto& a) { return fg::exp(a) * a; };
+    return fg::sum(fg::checkpoint(segment, t));
+  };
+  const auto hv = fg::hvp(f, x, v);
+  for (int i = 0; i < 2; ++i) CHECK(hv(i) == doctest::Approx(std::exp(x(i)) * (x(i) + 2) * v(i)));
+}

@@ -142,7 +142,12 @@ struct FunctionStatement final : GraphNode {
     // On dual numbers (second order), backward must also have seen the inputs' tangents:
     // a forward that ran on the values alone (with jvp) saved no tangents for it, and its
     // result would lack the second-order terms.
-    constexpr bool forward_saw_duals = forward_runs_on<Op, S, typename Inputs::Value...>();
+    constexpr bool forward_saw_duals = [] {
+      if constexpr (requires { Op::runs_on_any_scalar; })
+        return Op::runs_on_any_scalar;
+      else
+        return forward_runs_on<Op, S, typename Inputs::Value...>();
+    }();
     if constexpr (!backward_runs_on<Op, G, N>() || !forward_saw_duals) {
       throw graph_error("fusegrad: " + name_of<Op>() +
                         ": second order (hvp, hessian) runs forward and backward on dual numbers; write both as "
@@ -266,6 +271,77 @@ auto apply(Op op, const Inputs&... inputs) {
             return pool::make_shared<Statement>(std::move(shared), in..., needs, variable);
           });
         return out;
+      },
+      tensors);
+}
+
+namespace function_detail {
+
+// The op behind fg::checkpoint: backward runs f again, recording this time, on fresh
+// leaves sharing the inputs' values, and back-propagates through that second run.
+template <class F, class... Inputs>
+struct Recompute {
+  static constexpr bool runs_on_any_scalar = true;  // f is run again on whatever it got
+  F f;
+  std::tuple<Inputs...> inputs;  // handles: the values are shared, not copied
+
+  template <class G, std::size_t N>
+  auto backward(const G& g, const std::array<bool, N>& needs) {
+    // Recording on for the second run, whatever the scope backward was called in.
+    struct Recording {
+      bool previous = detail::grad_mode_flag();
+      Recording() { detail::grad_mode_flag() = true; }
+      ~Recording() { detail::grad_mode_flag() = previous; }
+    } recording;
+    auto leaves = std::apply([](const auto&... in) { return std::make_tuple(in.detach()...); }, inputs);
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (std::get<K>(leaves).requires_grad(needs[K]), ...);
+    }(std::index_sequence_for<Inputs...>{});
+    auto output = std::apply([&](auto&... leaf) { return as_tensor(f(leaf...)); }, leaves);
+    if (output.requires_grad()) output.backward(g);
+    return std::apply(
+        [&](auto&... leaf) {
+          return std::make_tuple([&](auto& l) {
+            using Value = typename std::remove_cvref_t<decltype(l)>::Value;
+            return l.requires_grad() ? Value(l.grad()) : Value();
+          }(leaf)...);
+        },
+        leaves);
+  }
+};
+
+}  // namespace function_detail
+
+// f(inputs...) without keeping its intermediate results: f runs with recording off, and
+// runs again during backward (recording) to differentiate it. Gradients equal those
+// without checkpointing when f computes the same thing both times (no randomness or
+// state of its own). f takes the inputs as Tensors and returns a Tensor or an expression;
+// inputs may be tensors or expressions (evaluated first).
+template <class F, Operand... Inputs>
+auto checkpoint(F f, const Inputs&... inputs) {
+  auto tensors = std::make_tuple(function_detail::as_tensor(inputs)...);
+  return std::apply(
+      [&](const auto&... in) {
+        using Op = function_detail::Recompute<F, std::remove_cvref_t<decltype(in)>...>;
+        auto output = [&] {
+          no_grad off;
+          return function_detail::as_tensor(f(in.detach()...));
+        }();
+        using Out = decltype(output);
+        using S = typename Out::Scalar;
+        constexpr int R = Out::rank;
+        constexpr std::size_t N = sizeof...(Inputs);
+        const std::array<bool, N> needs{(grad_enabled() && in.requires_grad())...};
+        bool any = false;
+        for (bool n : needs) any = any || n;
+        if (any) {
+          auto op = std::make_shared<Op>(Op{std::move(f), std::make_tuple(in.detach()...)});
+          using Statement = function_detail::FunctionStatement<Op, S, R, std::remove_cvref_t<decltype(in)>...>;
+          output.record_producer([&](Variable<S, R>* variable) {
+            return pool::make_shared<Statement>(std::move(op), in..., needs, variable);
+          });
+        }
+        return output;
       },
       tensors);
 }
