@@ -76,7 +76,7 @@ struct VariableBase {
   // statement whose inputs changed since its evaluation is refused at backward rather
   // than differentiated at the new values.
   std::uint64_t version = 0;
-  std::uint64_t saved_in_pass = 0;  // the last reverse pass that saved its gradients
+  std::uint64_t saved_in_pass = 0;  // the running reverse pass that saved its gradients, or 0
   bool requires_grad = false;
   bool retains_grad = false;
   bool has_grad = false;  // whether `grad` holds an accumulated value
@@ -174,6 +174,7 @@ struct Variable final : VariableBase {
     forget_saved_gradients();
   }
   void forget_saved_gradients() override {
+    saved_in_pass = 0;
     if (saved_grad.size()) pool::give(std::move(saved_grad));
     if (saved_retained.size()) pool::give(std::move(saved_retained));
   }

@@ -166,7 +166,7 @@ struct FunctionStatement final : GraphNode {
   }
   template <std::size_t K, class Gradient>
   void check_shape(const Gradient& gradient) const {
-    if (!needs[K]) return;
+    if (!needs[K] || skips<K>()) return;
     const auto& variable = *std::get<K>(inputs);
     const auto expected = variable.dimensions();
     auto got = expected;
@@ -175,7 +175,15 @@ struct FunctionStatement final : GraphNode {
   }
   template <std::size_t K, class Gradient>
   void deliver(const Gradient& gradient) const {
-    if (needs[K]) std::get<K>(inputs)->accumulate(gradient);
+    if (needs[K] && !skips<K>()) std::get<K>(inputs)->accumulate(gradient);
+  }
+  // fg::checkpoint adds the gradients of leaves in place and returns nothing for them.
+  template <std::size_t K>
+  bool skips() const {
+    if constexpr (requires { op->added_in_place[K]; })
+      return op->added_in_place[K];
+    else
+      return false;
   }
 
   void visit_inputs(const std::function<void(VariableBase&, std::uint64_t)>& visit) const override {
@@ -284,6 +292,7 @@ struct Recompute {
   static constexpr bool runs_on_any_scalar = true;  // f is run again on whatever it got
   F f;
   std::tuple<Inputs...> inputs;  // handles: the values are shared, not copied
+  std::array<bool, sizeof...(Inputs)> added_in_place{};
 
   template <class G, std::size_t N>
   auto backward(const G& g, const std::array<bool, N>& needs) {
@@ -293,20 +302,38 @@ struct Recompute {
       Recording() { detail::grad_mode_flag() = true; }
       ~Recording() { detail::grad_mode_flag() = previous; }
     } recording;
-    auto leaves = std::apply([](const auto&... in) { return std::make_tuple(in.detach()...); }, inputs);
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (std::get<K>(leaves).requires_grad(needs[K]), ...);
-    }(std::index_sequence_for<Inputs...>{});
+    // Leaves (parameters) take part as themselves: their gradients are added in place by
+    // the second run's backward, which stops at them. Other inputs are results of earlier
+    // statements, which the second run must not reach: it sees fresh leaves sharing their
+    // values, whose gradients are handed back (moved, not copied).
+    auto leaves = std::apply(
+        [&](const auto&... in) {
+          std::size_t k = 0;
+          return std::make_tuple([&](const auto& t) {
+            const bool own_leaf = t.is_leaf();
+            auto leaf = own_leaf ? t : t.detach();
+            if (!own_leaf) leaf.requires_grad(needs[k]);
+            ++k;
+            return leaf;
+          }(in)...);
+        },
+        inputs);
     auto output = std::apply([&](auto&... leaf) { return as_tensor(f(leaf...)); }, leaves);
     if (output.requires_grad()) output.backward(g);
-    return std::apply(
-        [&](auto&... leaf) {
-          return std::make_tuple([&](auto& l) {
-            using Value = typename std::remove_cvref_t<decltype(l)>::Value;
-            return l.requires_grad() ? Value(l.grad()) : Value();
-          }(leaf)...);
-        },
-        leaves);
+    return [&]<std::size_t... K>(std::index_sequence<K...>) {
+      return std::make_tuple([&](const auto& input, auto& leaf) {
+        using Value = typename std::remove_cvref_t<decltype(leaf)>::Value;
+        auto& variable = *leaf.leaf().variable;
+        added_in_place[K] = input.is_leaf();
+        if (input.is_leaf()) return Value();  // skipped: added in place
+        if (!variable.has_grad) {
+          Value zeros(input.dimensions());  // the second run did not reach it
+          zeros.setZero();
+          return zeros;
+        }
+        return Value(std::move(variable.grad));
+      }(std::get<K>(inputs), std::get<K>(leaves))...);
+    }(std::index_sequence_for<Inputs...>{});
   }
 };
 
@@ -335,7 +362,7 @@ auto checkpoint(F f, const Inputs&... inputs) {
         bool any = false;
         for (bool n : needs) any = any || n;
         if (any) {
-          auto op = std::make_shared<Op>(Op{std::move(f), std::make_tuple(in.detach()...)});
+          auto op = std::make_shared<Op>(Op{std::move(f), std::make_tuple(in...)});
           using Statement = function_detail::FunctionStatement<Op, S, R, std::remove_cvref_t<decltype(in)>...>;
           output.record_producer([&](Variable<S, R>* variable) {
             return pool::make_shared<Statement>(std::move(op), in..., needs, variable);

@@ -114,7 +114,9 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
     List& stack;
     std::vector<VariableBase*>& saved;
     void save(VariableBase& variable) const {
-      if (variable.saved_in_pass == pass) return;
+      // Saved already, by this pass or by one it runs inside (fg::checkpoint's second run):
+      // the outermost pass's copy is the one to restore.
+      if (variable.saved_in_pass != 0) return;
       variable.saved_in_pass = pass;
       variable.save_gradients();
       saved.push_back(&variable);
