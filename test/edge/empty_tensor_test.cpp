@@ -267,7 +267,10 @@ TEST_CASE_TEMPLATE("a matrix product over an inner dimension of size 0 is zeros 
   fg::Tensor<S, 2> c = fg::matmul(a, b);
   CHECK(c.dimensions() == fg::Shape<2>{4, 3});
   CHECK(all_equal(c.value(), 0));
-  fg::Tensor<S, 0> loss = fg::sum(c * c + c);
+  fg::Tensor<S, 2> of_expressions = fg::matmul(fg::exp(a) * S(2), b - S(1));
+  CHECK(of_expressions.dimensions() == fg::Shape<2>{4, 3});
+  CHECK(all_equal(of_expressions.value(), 0));
+  fg::Tensor<S, 0> loss = fg::sum(c * c + c) + fg::sum(of_expressions);
   loss.backward();
   CHECK(a.grad().dimensions() == fg::Shape<2>{4, 0});
   CHECK(b.grad().dimensions() == fg::Shape<2>{0, 3});
@@ -331,7 +334,7 @@ TEST_CASE_TEMPLATE("convolutions of an empty batch or over no channels have the 
                    FLOATING_TYPES) {
   auto kernel = leaf<S, 4>({2, 3, 2, 2});
   auto no_batch = leaf<S, 4>({0, 3, 5, 5});
-  fg::Tensor<S, 4> y = fg::conv2d(no_batch, kernel);
+  fg::Tensor<S, 4> y = fg::conv2d(no_batch * S(2), kernel);
   CHECK(y.dimensions() == fg::Shape<4>{0, 2, 4, 4});
   fg::Tensor<S, 0> loss = fg::sum(y * y);
   loss.backward();
@@ -349,7 +352,7 @@ TEST_CASE_TEMPLATE("convolutions of an empty batch or over no channels have the 
 
   auto no_filters = leaf<S, 3>({0, 3, 2});
   auto signal = leaf<S, 3>({2, 3, 6});
-  fg::Tensor<S, 3> w = fg::conv1d(signal, no_filters, 2);
+  fg::Tensor<S, 3> w = fg::conv1d(signal, no_filters - S(1), 2);
   CHECK(w.dimensions() == fg::Shape<3>{2, 0, 3});
   w.backward();
   CHECK(all_equal(signal.grad(), 0));
