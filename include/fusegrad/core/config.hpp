@@ -25,6 +25,9 @@ using EigenTensor = Eigen::Tensor<S, R, Eigen::RowMajor>;
 // which it picks for broadcasts, allocates scratch blocks on every evaluation.
 template <class Destination, class Expression>
 void evaluate_into(Destination& destination, const Expression& expression) {
+  // An empty destination reads nothing, and Eigen refuses (asserts on) some of the
+  // expressions an empty region builds: a broadcast of an operand with a size-0 dimension.
+  if (destination.size() == 0) return;
   using Assign = const Eigen::TensorAssignOp<Destination, const Expression>;
   const Assign assign(destination, expression);
   constexpr bool vectorizable = Eigen::internal::IsVectorizable<Eigen::DefaultDevice, Assign>::value;

@@ -1,6 +1,8 @@
 #pragma once
 // NumPy broadcasting rules on run-time dimensions of compile-time ranks.
 #include <algorithm>
+#include <limits>
+#include <string>
 #include <string_view>
 
 #include "config.hpp"
@@ -13,6 +15,27 @@ Index element_count(const Shape<R>& dims) {
   Index n = 1;
   for (Index d : dims) n *= d;
   return n;
+}
+
+// The element count of a shape about to be created, or a shape_error naming `operation`
+// when the product of its non-zero dimensions exceeds what an Index can count. As NumPy
+// does, a size-0 dimension does not excuse the others: Eigen multiplies the dimensions
+// in order, and (2^40, 2^40, 0) would overflow on the way to 0.
+template <std::size_t R>
+Index checked_element_count(const Shape<R>& dims, std::string_view operation) {
+  Index product = 1;
+  bool empty = false;
+  for (Index d : dims) {
+    if (d == 0) {
+      empty = true;
+    } else if (d > 0) {
+      if (product > std::numeric_limits<Index>::max() / d)
+        throw shape_error("fusegrad: " + std::string(operation) + ": shape " + format_shape(dims) +
+                          " has more elements than an Index can count (element count overflow)");
+      product *= d;
+    }
+  }
+  return empty ? 0 : product;
 }
 
 // Prepends size-1 dimensions: the rank promotion of broadcasting.
@@ -39,6 +62,7 @@ Shape<int(std::max(Ra, Rb))> broadcast_shapes(const Shape<Ra>& a, const Shape<Rb
     else
       throw_shape_mismatch(operation, a, b);
   }
+  checked_element_count(out, operation);
   return out;
 }
 

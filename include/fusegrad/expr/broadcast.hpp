@@ -97,7 +97,9 @@ void send_to(const Child& child, const E& contribution, const Shape<R>& out) {
   if constexpr (R == 0) {
     child.backward(contribution);
   } else if constexpr (!is_constant<Child>) {
-    if (!child.needs_grad()) return;
+    // An empty region sends nothing: the operand's share is zero, which a gradient
+    // never reached already is (and Eigen cannot stretch an empty operand).
+    if (!child.needs_grad() || element_count(out) == 0) return;
     const Shape<R> promoted = promote<int(R)>(child.dims());
     if (promoted == out) {
       if constexpr (Child::rank == int(R))

@@ -167,6 +167,7 @@ struct Contract : expression_base {
     std::array<Index, right_rank> right_position_in_output{};
     for (int j = 0; j < right_rank; ++j)
       if (!b_contracted[j]) right_position_in_output[j] = k, shape[k++] = b[j];
+    checked_element_count(shape, operation);
 
     // dA = G . B, contracting G's right-free dimensions with B's free ones. The result
     // holds A's free dimensions, then B's contracted ones in B's order.
@@ -509,6 +510,7 @@ struct BatchedMatmul : expression_base {
     const auto& b = right.node.dims();
     if (a[0] != b[0] || a[2] != b[1]) throw_shape_mismatch("matmul (batched)", a, b);
     shape = {a[0], a[1], b[2]};
+    checked_element_count(shape, "matmul (batched)");
   }
   const Shape<3>& dims() const { return shape; }
   void prepare() const {

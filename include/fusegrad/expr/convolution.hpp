@@ -49,7 +49,7 @@ struct Axis {
   // 0 <= o * stride - before + tap < in.
   std::pair<Index, Index> inside(Index tap) const {
     const Index offset = tap - before;
-    const Index first = offset >= 0 ? 0 : std::min(out, (-offset + stride - 1) / stride);
+    const Index first = offset >= 0 ? 0 : std::min(out, (-offset - 1) / stride + 1);  // ceil(-offset / stride)
     const Index last = in - 1 - offset < 0 ? 0 : std::min(out, (in - 1 - offset) / stride + 1);
     return {first, std::max(first, last)};
   }
@@ -62,7 +62,7 @@ inline bool plan(Axis& a, padding p) {
     a.before = 0;
     a.out = (a.in - a.kernel) / a.stride + 1;
   } else {
-    a.out = (a.in + a.stride - 1) / a.stride;
+    a.out = a.in == 0 ? 0 : (a.in - 1) / a.stride + 1;  // ceil(in / stride), for any stride without overflow
     const Index total = std::max<Index>((a.out - 1) * a.stride + a.kernel - a.in, 0);
     a.before = total / 2;
   }
@@ -115,6 +115,7 @@ struct Convolution : expression_base {
     shape[0] = batch, shape[1] = filters;
     if constexpr (D == 2) shape[2] = rows.out;
     shape[rank - 1] = columns.out;
+    checked_element_count(shape, operation);
   }
 
   Index taps() const { return channels * rows.kernel * columns.kernel; }  // C*kh*kw

@@ -16,6 +16,7 @@
 // can represent: they evaluate into a cache in prepare(), as a reduction does.
 #include <algorithm>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -87,6 +88,8 @@ Shape<R> reshape_target(const Shape<Rin>& in, const Shape<R>& requested) {
       inferred = i;
     else if (requested[i] < 0)
       valid = false;
+    else if (requested[i] > 0 && known > std::numeric_limits<Index>::max() / requested[i])
+      valid = false;  // more elements than an Index counts: not the operand's count
     else
       known *= requested[i];
   }
@@ -97,6 +100,7 @@ Shape<R> reshape_target(const Shape<Rin>& in, const Shape<R>& requested) {
     else
       valid = false;
   }
+  if (valid) checked_element_count(target, "reshape");
   if (!valid || element_count(target) != count)
     throw shape_error("fusegrad: reshape: cannot reshape an operand of shape " + format_shape(in) + " (" +
                       std::to_string(count) + " elements) into shape " + format_shape(requested));
@@ -171,6 +175,7 @@ struct BroadcastTo : LayoutNode<Child, R> {
     for (int i = 0; i < R; ++i)
       if (target[i] < 0 || (promoted[i] != target[i] && promoted[i] != 1))
         throw_shape_mismatch("broadcast_to", this->child.dims(), target);
+    checked_element_count(target, "broadcast_to");
   }
 
   auto forward() const { return stretched(this->child, this->shape); }
@@ -208,13 +213,18 @@ struct Slice : LayoutNode<Child, Child::rank> {
 };
 
 // ---------------------------------------------------------------------------------
-// pad: zeros added before and after each dimension.
+// pad: zeros added before and after each dimension. An operand that is not stored is
+// evaluated first, in prepare(): padding is the one layout operation whose result can
+// be non-empty when its operand is empty, and Eigen cannot read an empty elementwise
+// expression (its broadcast asserts), not even to pad it with zeros only.
 template <class Child>
 struct Pad : LayoutNode<Child, Child::rank> {
   static constexpr int R = Child::rank;
   static_assert(R >= 1, "fusegrad: pad needs an operand of rank 1 or more");
+  using Values = std::conditional_t<std::is_same_v<typename Child::Scalar, bool>, bool, typename Child::Scalar>;
   std::array<std::pair<Index, Index>, R> paddings;
   Shape<R> before;  // backward: where the operand sits in the result
+  std::shared_ptr<EigenTensor<Values, R>> cache;  // the evaluated operand, when it is not stored
 
   Pad(Child c, const std::array<std::pair<Index, Index>, R>& p)
       : LayoutNode<Child, R>(std::move(c), Shape<R>{}), paddings(p) {
@@ -224,11 +234,30 @@ struct Pad : LayoutNode<Child, Child::rank> {
         throw shape_error("fusegrad: pad: paddings " + layout::format_paddings(p) +
                           " include a negative width (operand of shape " + format_shape(in) + ")");
       before[i] = p[i].first;
+      if (p[i].first > std::numeric_limits<Index>::max() - in[i] ||
+          p[i].second > std::numeric_limits<Index>::max() - in[i] - p[i].first)
+        throw shape_error("fusegrad: pad: paddings " + layout::format_paddings(p) + " make dimension " +
+                          std::to_string(i) + " of an operand of shape " + format_shape(in) +
+                          " larger than an Index can count");
       this->shape[i] = in[i] + p[i].first + p[i].second;
     }
+    checked_element_count(this->shape, "pad");
+    if constexpr (!is_stored<Child>) cache = pool::make_cache<Values, R>();
   }
 
-  auto forward() const { return this->child.forward().pad(paddings); }
+  void prepare() const {
+    this->child.prepare();
+    if constexpr (!is_stored<Child>) {
+      pool::fit(*cache, this->child.dims());
+      evaluate_into(*cache, this->child.forward());
+    }
+  }
+  auto forward() const {
+    if constexpr (is_stored<Child>)
+      return this->child.forward().pad(paddings);
+    else
+      return static_cast<const EigenTensor<Values, R>&>(*cache).pad(paddings);
+  }
   template <class G>
   void backward(const G& g) const {
     if (this->child.needs_grad()) this->child.backward(g.slice(before, this->child.dims()));
@@ -304,12 +333,16 @@ struct Concat : expression_base {
         ++j;
       }
       at[dim] = position;
+      if (block[dim] > std::numeric_limits<Index>::max() - position)
+        throw shape_error(std::string("fusegrad: ") + name + ": the joined dimension " + std::to_string(dim) +
+                          " would be larger than an Index can count");
       position += block[dim];
       offsets.push_back(at);
       extents.push_back(block);
     }
     shape = extents.front();
     shape[dim] = position;
+    checked_element_count(shape, name);
   }
 
   const Shape<Out>& dims() const { return shape; }

@@ -72,7 +72,13 @@ struct Reduce : expression_base {
       shape = kept;
     else
       shape = reduced;
+    if constexpr (!has_value_of_nothing)
+      if (element_count(in) == 0 && element_count(reduced) > 0)
+        throw shape_error(std::string("fusegrad: ") + Rule::name + ": an operand of shape " + format_shape(in) +
+                          " reduced over dimensions " + format_shape(axes) + " has empty slices, and the " +
+                          Rule::name + " of no elements is undefined");
   }
+  static constexpr bool has_value_of_nothing = requires(const Rule& r) { r.template of_nothing<Scalar>(); };
 
   // Stretches a tensor of the reduced shape over the operand's shape.
   struct Broadcaster {
@@ -87,6 +93,15 @@ struct Reduce : expression_base {
 
   const Shape<rank>& dims() const { return shape; }
   void prepare() const {
+    if (element_count(child.dims()) == 0) {
+      // Nothing to reduce (the operand, whose region Eigen could not evaluate, is not
+      // read): every result, if any, is the rule's value of no elements.
+      child.prepare();
+      pool::fit(cache->value, reduced);
+      cache->pending.reset();
+      if constexpr (has_value_of_nothing) cache->value.setConstant(rule.template of_nothing<Scalar>());
+      return;
+    }
     // Matrix products in a summed region are computed a block of rows at a time during
     // its pass (expr/lanes.hpp, row_blocked): they are told so before being prepared.
     RowBlocking blocking;
@@ -139,7 +154,7 @@ struct Reduce : expression_base {
   int gradient_paths() const { return child.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
-    if (!child.needs_grad()) return;
+    if (!child.needs_grad() || element_count(child.dims()) == 0) return;  // an empty operand has no gradient to fill
     if constexpr (input_rank == 0) {
       child.backward(g);
     } else {

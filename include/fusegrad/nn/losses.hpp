@@ -41,7 +41,8 @@ auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = 
   const Shape<2> t = expr::as_node(target).dims();
   if (d != t) throw_shape_mismatch("cross_entropy", d, t);
   using S = typename Node::Scalar;
-  const S scale = reduction == loss_reduction::mean && d[0] > 0 ? S(-1) / S(d[0]) : S(-1);
+  // The mean over an empty batch is 0 * -inf = NaN, as PyTorch's.
+  const S scale = reduction == loss_reduction::mean ? S(-1) / S(d[0]) : S(-1);
   return sum(target * log_softmax(logits, 1)) * scale;
 }
 

@@ -36,8 +36,17 @@ auto equals_stretched(const X& x, const R& r, const B& broadcast) {
     return x == broadcast(r);
 }
 
+// `of_nothing<S>()` is a rule's value over no elements (NumPy's and PyTorch's): a rule
+// without it (max, min) has none, and reducing empty slices with it is a shape_error.
+template <class S>
+S not_a_number() {
+  return S(std::numeric_limits<typename real_of<S>::type>::quiet_NaN());
+}
+
 struct Sum {
   static constexpr const char* name = "sum";
+  template <class S>
+  static S of_nothing() { return S(0); }
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.sum(axes); }
   template <class X, class R, class A, class B>
@@ -48,6 +57,8 @@ struct Sum {
 
 struct Mean {
   static constexpr const char* name = "mean";
+  template <class S>
+  static S of_nothing() { return not_a_number<S>(); }  // 0 / 0
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.mean(axes); }
   template <class X, class R, class A, class B>
@@ -92,6 +103,8 @@ using Min = Extremum<false>;
 // d prod / d x_i is the product of the other elements, exact also where x has zeros.
 struct Prod {
   static constexpr const char* name = "prod";
+  template <class S>
+  static S of_nothing() { return S(1); }
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.prod(axes); }
   template <class S, int R>
@@ -123,6 +136,8 @@ struct Prod {
 // inputs of any magnitude give finite values.
 struct LogSumExp {
   static constexpr const char* name = "logsumexp";
+  template <class S>
+  static S of_nothing() { return S(-std::numeric_limits<typename real_of<S>::type>::infinity()); }  // log 0
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B& broadcast) const {
     using S = typename X::Scalar;
@@ -151,6 +166,8 @@ template <class S, class Combine, class Partial>
 struct UserReduce {
   static constexpr const char* name = "reduce";
   S initial;
+  template <class T>
+  T of_nothing() const { return initial; }
   Combine combine;
   Partial partial_function;
   struct Reducer {

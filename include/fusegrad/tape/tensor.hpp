@@ -279,6 +279,7 @@ class Tensor {
   static void check_dimensions(const Shape<R>& dims) {
     for (Index d : dims)
       if (d < 0) throw shape_error("fusegrad: Tensor dimensions " + format_shape(dims) + " include a negative size");
+    checked_element_count(dims, "Tensor");
   }
 
   void bind(Value&& v) { variable_ = make_variable<S, R>(pool::share(std::move(v))); }
