@@ -497,3 +497,26 @@ TEST_CASE("a layout expression held in auto owns what it refers to") {
   for (Index i = 0; i < 3; ++i)
     for (Index j = 0; j < 2; ++j) CHECK(y(i * 2 + j) == 2 * x(j, 2 - i) + joined(i + 1, j));
 }
+
+TEST_CASE("permute and transpose of a rank-0 tensor are the identity, as in NumPy") {
+  fg::Tensor<double, 0> x = 2.5;
+  x.requires_grad(true);
+  fg::Tensor<double, 0> p = fg::permute(x, {});
+  fg::Tensor<double, 0> t = fg::transpose(x * 3.0);
+  CHECK(p.item() == 2.5);
+  CHECK(t.item() == 7.5);
+  fg::Tensor<double, 0> total = p + t;
+  total.backward();
+  CHECK(x.grad()() == 4.0);
+}
+
+TEST_CASE("broadcast_to of a rank-0 tensor to shape {} is the identity") {
+  fg::Tensor<double, 0> x = -1.5;
+  x.requires_grad(true);
+  fg::Tensor<double, 0> y = fg::broadcast_to(x, {}) * 2.0;
+  fg::Tensor<double, 1> z = fg::broadcast_to(x, {3});
+  CHECK(y.item() == -3.0);
+  CHECK(z.size() == 3);
+  y.backward();
+  CHECK(x.grad()() == 2.0);
+}

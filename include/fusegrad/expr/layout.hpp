@@ -405,25 +405,41 @@ auto reshape(const X& x, const Index (&dims)[N]) {
   return reshape(x, std::to_array(dims));
 }
 
-// permute(x, {2, 0, 1}): result dimension i is x's dimension perm[i].
+// The empty list of dimensions `{}` of a rank-0 operation (a braced list cannot make an
+// empty std::array or C array).
+struct no_dimensions {};
+
+// permute(x, {2, 0, 1}): result dimension i is x's dimension perm[i]. A rank-0 x is
+// returned as it is (permute(x, {}), as NumPy's).
 template <Operand X, std::size_t N>
 auto permute(const X& x, const std::array<Index, N>& perm) {
   using Node = expr::node_of<X>;
   static_assert(int(N) == Node::rank,
                 "fusegrad: permute: the permutation must list every dimension of the operand once");
-  return expr::Permute<Node>(expr::as_node(x), perm);
+  if constexpr (N == 0)
+    return expr::as_node(x);
+  else
+    return expr::Permute<Node>(expr::as_node(x), perm);
+}
+template <Operand X>
+auto permute(const X& x, no_dimensions) {
+  return permute(x, std::array<Index, 0>{});
 }
 template <Operand X, std::size_t N>
 auto permute(const X& x, const Index (&perm)[N]) {
   return permute(x, std::to_array(perm));
 }
 
-// transpose(x) of a matrix: permute(x, {1, 0}).
+// transpose(x) of a matrix: permute(x, {1, 0}); of a rank-0 x, x.
 template <Operand X>
 auto transpose(const X& x) {
-  static_assert(expr::node_of<X>::rank == 2,
-                "fusegrad: transpose takes a matrix (rank 2); use permute for other ranks");
-  return permute(x, std::array<Index, 2>{1, 0});
+  constexpr int rank = expr::node_of<X>::rank;
+  static_assert(rank == 2 || rank == 0,
+                "fusegrad: transpose takes a matrix (rank 2) or a rank-0 tensor; use permute for other ranks");
+  if constexpr (rank == 0)
+    return expr::as_node(x);
+  else
+    return permute(x, std::array<Index, 2>{1, 0});
 }
 
 // broadcast_to(x, {8, 3, 4}): x stretched to the target dimensions by NumPy's rules.
@@ -431,7 +447,14 @@ template <Operand X, std::size_t N>
 auto broadcast_to(const X& x, const std::array<Index, N>& target) {
   using Node = expr::node_of<X>;
   static_assert(int(N) >= Node::rank, "fusegrad: broadcast_to: the target has fewer dimensions than the operand");
-  return expr::BroadcastTo<Node, int(N)>(expr::as_node(x), target);
+  if constexpr (N == 0)
+    return expr::as_node(x);  // a rank-0 operand to shape {}: itself
+  else
+    return expr::BroadcastTo<Node, int(N)>(expr::as_node(x), target);
+}
+template <Operand X>
+auto broadcast_to(const X& x, no_dimensions) {
+  return broadcast_to(x, std::array<Index, 0>{});
 }
 template <Operand X, std::size_t N>
 auto broadcast_to(const X& x, const Index (&target)[N]) {
