@@ -9,6 +9,7 @@
 #include <type_traits>
 
 namespace fg = fusegrad;
+using fg::testing::elements;
 using fg::testing::check_mentions;
 using fg::testing::shape_error_of;
 using fg::Index;
@@ -519,4 +520,19 @@ TEST_CASE("broadcast_to of a rank-0 tensor to shape {} is the identity") {
   CHECK(z.size() == 3);
   y.backward();
   CHECK(x.grad()() == 2.0);
+}
+
+TEST_CASE("concat and stack with the dimension first take expressions of different kinds") {
+  fg::Tensor<double, 1> a{0.0, 1.0}, b{2.0, 3.0};
+  a.requires_grad(true);
+  fg::Tensor<double, 1> joined = fg::concat(0, fg::exp(a), b);
+  CHECK(joined(1) == doctest::Approx(std::exp(1.0)).epsilon(1e-15));
+  CHECK(joined(3) == 3.0);
+  fg::Tensor<double, 2> stacked = fg::stack(1, a * 2.0, b);
+  CHECK(stacked.dimension(0) == 2);
+  CHECK(stacked(1, 0) == 2.0);
+  fg::Tensor<double, 0> total = fg::sum(joined) + fg::sum(stacked);
+  total.backward();
+  CHECK(a.grad()(0) == 3.0);
+  CHECK(a.grad()(1) == doctest::Approx(std::exp(1.0) + 2.0).epsilon(1e-15));
 }

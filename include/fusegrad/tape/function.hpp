@@ -49,15 +49,7 @@ struct tensor_traits<Eigen::Tensor<S, R, Eigen::RowMajor>> {
   static constexpr int rank = R;
 };
 
-// The inputs as tensors: expressions are evaluated (a statement of their own when they
-// need a gradient), tensors taken as they are.
-template <class T>
-auto as_tensor(const T& input) {
-  if constexpr (expr::is_tensor<T>)
-    return input;
-  else
-    return eval(input);
-}
+using fusegrad::detail::as_tensor;
 
 // The gradients backward returned, as a tuple even for a single input.
 template <std::size_t N, class G>

@@ -326,4 +326,33 @@ auto eval(const E& expression) {
   return Tensor<typename Node::Scalar, Node::rank>(expr::as_node(expression));
 }
 
+namespace detail {
+// A tensor as it is, an expression evaluated.
+template <Operand T>
+auto as_tensor(const T& operand) {
+  if constexpr (expr::is_tensor<T>)
+    return operand;
+  else
+    return eval(operand);
+}
+}  // namespace detail
+
+// concat(dim, a, b, ...) and stack(dim, a, b, ...): the operands may be expressions of any
+// kinds (a braced list must hold one type); each is evaluated once, as concat and stack
+// evaluate their operands anyway.
+template <Operand First, Operand... Rest>
+auto concat(Index dim, const First& first, const Rest&... rest) {
+  using T = decltype(detail::as_tensor(first));
+  static_assert((std::is_same_v<decltype(detail::as_tensor(rest)), T> && ...),
+                "fusegrad: concat: the operands must have one scalar type and one rank");
+  return concat({detail::as_tensor(first), detail::as_tensor(rest)...}, dim);
+}
+template <Operand First, Operand... Rest>
+auto stack(Index dim, const First& first, const Rest&... rest) {
+  using T = decltype(detail::as_tensor(first));
+  static_assert((std::is_same_v<decltype(detail::as_tensor(rest)), T> && ...),
+                "fusegrad: stack: the operands must have one scalar type and one rank");
+  return stack({detail::as_tensor(first), detail::as_tensor(rest)...}, dim);
+}
+
 }  // namespace fusegrad
