@@ -11,6 +11,7 @@
 #include "functional/forward.hpp"
 #include "functional/reverse.hpp"
 #include "nn/losses.hpp"
+#include "optim/optim.hpp"
 #include "tape/function.hpp"
 #include "tape/graph.hpp"
 #include "tape/tensor.hpp"

@@ -14,6 +14,12 @@ struct shape_error : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// A file that cannot be read or written, or whose contents do not match what it is loaded
+// into (optimizer state, saved parameters).
+struct file_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Misuse of the tape: backward through a freed graph, a gradient that does not exist.
 struct graph_error : std::logic_error {
   using std::logic_error::logic_error;

@@ -1,0 +1,132 @@
+#pragma once
+// Adam and AdamW by the update rules PyTorch documents for torch.optim.Adam and AdamW
+// (so that runs compare step by step), at step t:
+//   Adam:  g = grad + weight_decay * p          AdamW:  p = p * (1 - lr * weight_decay)
+//   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2
+//   p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+#include <cmath>
+#include <vector>
+
+#include "optimizer.hpp"
+
+namespace fusegrad::optim {
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0;  // Adam: added to the gradient; AdamW: decoupled
+};
+
+namespace detail {
+
+template <class S, bool Decoupled>
+class AdamFamily : public Optimizer<S> {
+ public:
+  AdamFamily(ParameterList<S> parameters, AdamOptions options)
+      : Optimizer<S>(std::move(parameters), options.lr), options_(options), moments_(this->parameters_.size()) {
+    if (!(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1))
+      throw std::invalid_argument("fusegrad: Adam: betas must be in [0, 1)");
+    if (!(options.eps >= 0 && options.weight_decay >= 0))
+      throw std::invalid_argument("fusegrad: Adam: eps and weight decay must be >= 0");
+  }
+
+  void step() {
+    const std::uint64_t t = this->steps_ + 1;
+    const S lr = S(this->lr_), b1 = S(options_.beta1), b2 = S(options_.beta2), eps = S(options_.eps);
+    const S wd = S(options_.weight_decay);
+    const S bias1 = S(1) - S(std::pow(options_.beta1, double(t)));
+    const S bias2_root = S(std::sqrt(1 - std::pow(options_.beta2, double(t))));
+    const S step_size = lr / bias1;
+    const S decay = S(1) - lr * wd;
+    for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
+      Parameter<S>& p = this->parameters_[k];
+      const S* g = p.gradient();
+      if (!g) continue;
+      S* x = p.values();
+      const Index n = p.size();
+      Moments& state = moments_[k];
+      if (state.m.empty()) state.m.assign(std::size_t(n), S(0)), state.v.assign(std::size_t(n), S(0));
+      S* m = state.m.data();
+      S* v = state.v.data();
+      for (Index i = 0; i < n; ++i) {
+        S d = g[i];
+        if constexpr (Decoupled)
+          x[i] *= decay;
+        else
+          d += wd * x[i];
+        m[i] = b1 * m[i] + (S(1) - b1) * d;
+        v[i] = b2 * v[i] + (S(1) - b2) * d * d;
+        x[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias2_root + eps);
+      }
+    }
+    this->steps_ = t;
+  }
+
+  void save(const std::string& path) const {
+    archive::Writer out(path, kind, sizeof(S));
+    out.word(std::uint64_t(this->steps_));
+    out.word(this->lr_);
+    out.word(std::uint64_t(moments_.size()));
+    for (const Moments& s : moments_) {
+      out.word(std::uint8_t(!s.m.empty()));
+      if (!s.m.empty()) out.array(s.m.data(), s.m.size()), out.array(s.v.data(), s.v.size());
+    }
+    out.commit();
+  }
+  void load(const std::string& path) {
+    archive::Reader in(path, kind, sizeof(S));
+    const auto steps = in.word<std::uint64_t>();
+    const auto lr = in.word<double>();
+    if (in.word<std::uint64_t>() != moments_.size()) in.fail("it holds state for a different number of parameters");
+    std::vector<Moments> state(moments_.size());
+    for (std::size_t k = 0; k < moments_.size(); ++k) {
+      const auto present = in.word<std::uint8_t>();
+      if (present > 1) in.fail("its state is corrupt");
+      if (!present) continue;
+      const auto n = std::uint64_t(this->parameters_[k].size());
+      const std::string what = "the moments of parameter " + std::to_string(k) + " of shape " + this->parameters_[k].shape();
+      state[k].m = in.template array<S>(n, what);
+      state[k].v = in.template array<S>(n, what);
+    }
+    in.finish();
+    this->steps_ = steps;
+    this->lr_ = lr;
+    moments_ = std::move(state);
+  }
+
+ private:
+  static constexpr const char* kind = Decoupled ? "adamw" : "adam";
+  struct Moments {
+    std::vector<S> m, v;  // empty until the parameter's first step
+  };
+  AdamOptions options_;
+  std::vector<Moments> moments_;
+};
+
+}  // namespace detail
+
+template <class S = double>
+class Adam : public detail::AdamFamily<S, false> {
+ public:
+  Adam(std::initializer_list<Parameter<std::type_identity_t<S>>> parameters, AdamOptions options = {})
+      : detail::AdamFamily<S, false>(ParameterList<S>(parameters), options) {}
+  Adam(ParameterList<S> parameters, AdamOptions options = {}) : detail::AdamFamily<S, false>(std::move(parameters), options) {}
+};
+
+// AdamW: PyTorch's default weight decay for AdamW is 0.01.
+template <class S = double>
+class AdamW : public detail::AdamFamily<S, true> {
+ public:
+  static AdamOptions defaults() {
+    AdamOptions o;
+    o.weight_decay = 0.01;
+    return o;
+  }
+  AdamW(std::initializer_list<Parameter<std::type_identity_t<S>>> parameters, AdamOptions options = defaults())
+      : detail::AdamFamily<S, true>(ParameterList<S>(parameters), options) {}
+  AdamW(ParameterList<S> parameters, AdamOptions options = defaults())
+      : detail::AdamFamily<S, true>(std::move(parameters), options) {}
+};
+
+}  // namespace fusegrad::optim
