@@ -8,6 +8,7 @@
 #include "expr/functions.hpp"
 #include "expr/interop.hpp"
 #include "expr/layout.hpp"
+#include "expr/pooling.hpp"
 #include "functional/forward.hpp"
 #include "functional/reverse.hpp"
 #include "nn/losses.hpp"
