@@ -61,6 +61,10 @@ struct Lane<Dual<S>, DualPacket<P>> {
       return {y, mul(Eigen::internal::pmadd(y, y, splat(1)), t())};
     } else if constexpr (std::is_same_v<F, vector_math::tanh_op<Scalar>>) {
       return tanh();
+    } else if constexpr (std::is_same_v<F, vector_math::log_op<Scalar>>) {
+      return log();
+    } else if constexpr (std::is_same_v<F, vector_math::sqrt_op<Scalar>>) {
+      return sqrt();
     } else {
       return each([&f](const Scalar& a) { return Scalar(f(a)); });
     }
@@ -85,13 +89,13 @@ struct Lane<Dual<S>, DualPacket<P>> {
   Lane constant(Scalar value) const { return Lane(lanes::broadcast<Scalar, Packet>(value)); }
 
   Lane exp() const { return unaryExpr(vector_math::exp_op<S>()); }
-  Lane log() const { return {real(Eigen::internal::scalar_log_op<S>(), v()), Eigen::internal::pdiv(t(), v())}; }
+  Lane log() const { return {real(vector_math::log_op<S>(), v()), Eigen::internal::pdiv(t(), v())}; }
   Lane sqrt() const {
-    const P r = real(Eigen::internal::scalar_sqrt_op<S>(), v());
+    const P r = real(vector_math::sqrt_op<S>(), v());
     return {r, Eigen::internal::pdiv(t(), Eigen::internal::padd(r, r))};
   }
   Lane rsqrt() const {  // r = v^-1/2, r' = -r / (2 v)
-    const P r = Eigen::internal::pdiv(splat(1), real(Eigen::internal::scalar_sqrt_op<S>(), v()));
+    const P r = Eigen::internal::pdiv(splat(1), real(vector_math::sqrt_op<S>(), v()));
     return {r, Eigen::internal::pdiv(mul(mul(r, splat(S(-0.5))), t()), v())};
   }
   Lane square() const { return {mul(v(), v()), mul(Eigen::internal::padd(v(), v()), t())}; }

@@ -7,6 +7,7 @@
 
 #include "config.hpp"
 #include "dual.hpp"
+#include "vector_math.hpp"
 
 namespace fusegrad::elementwise {
 
@@ -95,7 +96,7 @@ auto log(const X& x) {
     return log(x);
   }
   else
-    return x.log();
+    return x.unaryExpr(vector_math::log_op<typename X::Scalar>());
 }
 
 // NaN propagates from either operand (Eigen's default keeps whichever comes first).

@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "dual_packet.hpp"
+#include "vector_math.hpp"
 
 // Packet types carry alignment attributes that template arguments drop; harmless here,
 // as Eigen notes for its own packet templates.
@@ -139,8 +140,8 @@ struct Lane {
   Lane constant(S value) const { return Lane(lanes::broadcast<S, P>(value)); }
 
   Lane exp() const { return unaryExpr(Eigen::internal::scalar_exp_op<S>()); }
-  Lane log() const { return unaryExpr(Eigen::internal::scalar_log_op<S>()); }
-  Lane sqrt() const { return unaryExpr(Eigen::internal::scalar_sqrt_op<S>()); }
+  Lane log() const { return unaryExpr(vector_math::log_op<S>()); }
+  Lane sqrt() const { return unaryExpr(vector_math::sqrt_op<S>()); }
   Lane rsqrt() const { return unaryExpr(Eigen::internal::scalar_rsqrt_op<S>()); }
   Lane square() const { return unaryExpr(Eigen::internal::scalar_square_op<S>()); }
   Lane cube() const { return unaryExpr(Eigen::internal::scalar_cube_op<S>()); }

@@ -139,9 +139,21 @@ struct LogSumExp {
   }
   template <class X, class R, class A, class B>
   NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
+  // d r / d x = exp(x - r). A slice that is -inf everywhere (r = -inf) has no element
+  // with mass, and its gradient is 0 rather than exp(-inf + inf) = NaN: it is shifted by
+  // +inf instead, which makes every exponential exp(-inf) = 0.
+  template <class S>
+  static S massless_to_infinity(S r) {
+    return r == -Eigen::NumTraits<S>::infinity() ? Eigen::NumTraits<S>::infinity() : r;
+  }
   template <class X, class R, class B>
   auto partial(const X& x, const R& r, NoState, const B& broadcast) const {
-    return minus_stretched(x, r, broadcast).unaryExpr(vector_math::exp_op<typename X::Scalar>());
+    using S = typename X::Scalar;
+    if constexpr (R::NumIndices == 0)
+      return (x - massless_to_infinity(r())).unaryExpr(vector_math::exp_op<S>());
+    else
+      return (x - broadcast(r.unaryExpr([](S m) { return massless_to_infinity(m); })))
+          .unaryExpr(vector_math::exp_op<S>());
   }
 };
 

@@ -31,7 +31,7 @@ struct Exp {
 
 struct Log {
   static constexpr const char* name = "log";
-  template <class X> auto value(const X& x) const { return x.log(); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::log_op<scalar_of<X>>()); }
   template <class X> auto derivative(const X& x) const { return x.inverse(); }
 };
 
@@ -79,8 +79,11 @@ struct Relu {
 
 struct Sqrt {
   static constexpr const char* name = "sqrt";
-  template <class X> auto value(const X& x) const { return x.sqrt(); }
-  template <class X> auto derivative(const X& x) const { return x.rsqrt() * scalar_of<X>(0.5); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::sqrt_op<scalar_of<X>>()); }
+  // 1 / (2 sqrt(x)): inf at 0 (-inf at -0, as in IEEE arithmetic), 0 at inf.
+  template <class X> auto derivative(const X& x) const {
+    return x.unaryExpr(vector_math::sqrt_op<scalar_of<X>>()).inverse() * scalar_of<X>(0.5);
+  }
   template <class Y> auto derivative_from_value(const Y& y) const { return y.inverse() * scalar_of<Y>(0.5); }
 };
 
