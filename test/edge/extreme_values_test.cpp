@@ -11,8 +11,6 @@ namespace {
 template <class T>
 constexpr T inf = std::numeric_limits<T>::infinity();
 
-// Derivatives that select (relu, abs, clamp) are 0 at NaN: a selection's condition is
-// false for NaN. The NaN still reaches the value.
 template <class T>
 T sign_of(T x) {
   return x > 0 ? T(1) : x < 0 ? T(-1) : T(0);
@@ -32,6 +30,25 @@ TEST_CASE_TEMPLATE("exp and log at extreme inputs", T, float, double) {
       [](T x) { return std::exp(x); });
   check_function<T>(
       "log", [](const auto& x) { return fg::log(x); }, [](T x) { return std::log(x); }, [](T x) { return T(1) / x; });
+}
+
+TEST_CASE_TEMPLATE("exp and sigmoid of arguments whose results are subnormal are the subnormal numbers", T, float,
+                   double) {
+  // Eigen's packet exp stops at about the smallest normal number (its float logistic too).
+  const std::vector<T> arguments = std::is_same_v<T, float> ? std::vector<T>{T(-88), T(-95), T(-100), T(-103.5)}
+                                                            : std::vector<T>{T(-709), T(-720), T(-740), T(-745)};
+  for (T a : arguments) {
+    const T expected = std::exp(a);
+    for (fg::Index at : {fg::Index(3), fg::Index(36)}) {
+      INFO("argument ", double(a), " at element ", at);
+      fg::Tensor<T, 1> x = fg::testing::with_input_at(at, a, T(0.5));
+      fg::Tensor<T, 1> e = fg::exp(x);
+      fg::Tensor<T, 1> s = fg::sigmoid(x);
+      CHECK(std::abs(double(e(at)) - double(expected)) <= 2 * double(std::numeric_limits<T>::denorm_min()));
+      CHECK(std::abs(double(s(at)) - double(expected)) <= 2 * double(std::numeric_limits<T>::denorm_min()));
+      CHECK(e(at) > T(0));
+    }
+  }
 }
 
 TEST_CASE_TEMPLATE("sin, cos and tan at extreme inputs", T, float, double) {

@@ -61,6 +61,8 @@ struct Lane<Dual<S>, DualPacket<P>> {
       return {y, mul(Eigen::internal::pmadd(y, y, splat(1)), t())};
     } else if constexpr (std::is_same_v<F, vector_math::tanh_op<Scalar>>) {
       return tanh();
+    } else if constexpr (std::is_same_v<F, vector_math::sigmoid_op<Scalar>>) {
+      return sigmoid();
     } else if constexpr (std::is_same_v<F, vector_math::log_op<Scalar>>) {
       return log();
     } else if constexpr (std::is_same_v<F, vector_math::sqrt_op<Scalar>>) {
@@ -107,9 +109,11 @@ struct Lane<Dual<S>, DualPacket<P>> {
     const P q = Eigen::internal::pdiv(splat(1), v());
     return {q, Eigen::internal::pnegate(mul(mul(q, q), t()))};
   }
-  Lane abs() const {
+  Lane abs() const {  // the tangent times sign(v), 0 at 0 as in reverse mode
     const P negative = Eigen::internal::pcmp_lt(v(), splat(0));
-    return {Eigen::internal::pabs(v()), Eigen::internal::pselect(negative, Eigen::internal::pnegate(t()), t())};
+    const P positive = Eigen::internal::pcmp_lt(splat(0), v());
+    return {Eigen::internal::pabs(v()), Eigen::internal::por(Eigen::internal::pand(positive, t()),
+                                                               Eigen::internal::pand(negative, Eigen::internal::pnegate(t())))};
   }
   Lane sign() const {
     const P one = splat(1);
@@ -118,7 +122,7 @@ struct Lane<Dual<S>, DualPacket<P>> {
     return {Eigen::internal::psub(positive, negative), splat(0)};
   }
   Lane sigmoid() const {
-    const P s = real(Eigen::internal::scalar_logistic_op<S>(), v());
+    const P s = real(vector_math::sigmoid_op<S>(), v());
     return {s, mul(mul(s, Eigen::internal::psub(splat(1), s)), t())};
   }
   Lane tanh() const {
@@ -157,11 +161,20 @@ struct Lane<Dual<S>, DualPacket<P>> {
   }
   friend Lane operator+(const Lane& a, Scalar b) { return a + a.constant(b); }
   friend Lane operator-(const Lane& a, Scalar b) { return a - a.constant(b); }
-  friend Lane operator*(const Lane& a, Scalar b) { return a * a.constant(b); }
-  friend Lane operator/(const Lane& a, Scalar b) { return a / a.constant(b); }
+  // A single value with a zero tangent (a constant) scales the tangent alone: an
+  // infinite value times it then keeps its tangent (3 x at x = inf: 3, not 3 + inf 0).
+  friend Lane operator*(const Lane& a, Scalar b) {
+    if (b.tangent == S(0)) return {mul(a.v(), splat(b.value)), mul(a.t(), splat(b.value))};
+    return a * a.constant(b);
+  }
+  friend Lane operator/(const Lane& a, Scalar b) {
+    if (b.tangent == S(0))
+      return {Eigen::internal::pdiv(a.v(), splat(b.value)), Eigen::internal::pdiv(a.t(), splat(b.value))};
+    return a / a.constant(b);
+  }
   friend Lane operator+(Scalar a, const Lane& b) { return b.constant(a) + b; }
   friend Lane operator-(Scalar a, const Lane& b) { return b.constant(a) - b; }
-  friend Lane operator*(Scalar a, const Lane& b) { return b.constant(a) * b; }
+  friend Lane operator*(Scalar a, const Lane& b) { return b * a; }
   friend Lane operator/(Scalar a, const Lane& b) { return b.constant(a) / b; }
 
   using Mask = LaneMask<Scalar, Packet>;

@@ -148,7 +148,7 @@ struct Lane {
   Lane inverse() const { return unaryExpr(Eigen::internal::scalar_inverse_op<S>()); }
   Lane abs() const { return unaryExpr(Eigen::internal::scalar_abs_op<S>()); }
   Lane sign() const { return unaryExpr(Eigen::internal::scalar_sign_op<S>()); }
-  Lane sigmoid() const { return unaryExpr(Eigen::internal::scalar_logistic_op<S>()); }
+  Lane sigmoid() const { return unaryExpr(vector_math::sigmoid_op<S>()); }
   Lane tanh() const { return unaryExpr(Eigen::internal::scalar_tanh_op<S>()); }
   Lane pow(S exponent) const {
     return unaryExpr(Eigen::internal::bind2nd_op<Eigen::internal::scalar_pow_op<S, S>>(exponent));

@@ -237,7 +237,13 @@ struct cosine {
 };
 struct tangent {
   template <class T> static T element(const T& x) { using std::tan; return tan(x); }
-  template <class P> static P packet(const P& x) { return vector_math::tan(x); }
+  // SLEEF's double tan gives 0 for the smallest subnormals; tan x = x below the
+  // smallest normal number.
+  template <class P> static P packet(const P& x) {
+    using namespace Eigen::internal;
+    using S = typename unpacket_traits<P>::type;
+    return pselect(pcmp_lt(pabs(x), pset1<P>(std::numeric_limits<S>::min())), x, vector_math::tan(x));
+  }
 };
 struct hyperbolic_tangent {
   template <class T> static T element(const T& x) { using std::tanh; return tanh(x); }
@@ -298,6 +304,11 @@ inline __m512 exponential(__m512 x) {
 template <class S>
 struct exp_op {
   static constexpr double underflow = std::is_same_v<S, float> ? -103.97208 : -745.1332191019412;
+  // Eigen also clamps the argument at about the logarithm of the smallest normal number,
+  // so results that should be subnormal come out as about 1e-308 (float: 3e-39, for
+  // exp(-100) = 3.7e-44). There exp(x) = exp(x/2)^2, with x/2 in the normal range: the
+  // square rounds once into the subnormals.
+  static constexpr double smallest_normal_result = std::is_same_v<S, float> ? -87.33654 : -708.3964185322641;
   S operator()(S x) const {
     using std::exp;
     return exp(x);
@@ -307,9 +318,15 @@ struct exp_op {
     if constexpr (requires { exponential(x); }) {
       return exponential(x);
     } else {
-      const P y = Eigen::internal::pexp(x);
-      const P below = Eigen::internal::pcmp_lt(x, Eigen::internal::pset1<P>(S(underflow)));
-      return Eigen::internal::pselect(below, Eigen::internal::pzero(x), y);
+      using namespace Eigen::internal;
+      P y = pexp(x);
+      const P subnormal = pcmp_lt(x, pset1<P>(S(smallest_normal_result)));
+      if (predux_any(subnormal)) {
+        const P root = pexp(pmul(x, pset1<P>(S(0.5))));
+        y = pselect(subnormal, pmul(root, root), y);
+      }
+      const P below = pcmp_lt(x, pset1<P>(S(underflow)));
+      return pselect(below, pzero(x), y);
     }
   }
 };
@@ -364,6 +381,31 @@ struct sqrt_op {
   }
 };
 
+// sigmoid, 1 / (1 + exp(-x)), as exp(x) / (1 + exp(x)) for negative x, whose exp(-x)
+// would overflow. Eigen's packet logistic is used above a cutoff; below it, where
+// sigmoid(x) = exp(x) to the last bit, exp_op, since Eigen's float logistic stops at
+// about 3e-39 (sigmoid(-inf) gave 2.9e-39, not 0).
+template <class T>
+T logistic(T x) {
+  using std::exp;
+  if (x >= T(0)) return T(1) / (T(1) + exp(-x));
+  const T e = exp(x);
+  return e / (T(1) + e);
+}
+template <class S>
+struct sigmoid_op {
+  static constexpr S cutoff = std::is_same_v<S, float> ? S(-80) : S(-700);
+  S operator()(S x) const { return logistic(x); }  // and fusegrad's for dual numbers
+  template <class P>
+  P packetOp(const P& x) const {
+    using namespace Eigen::internal;
+    P y = scalar_logistic_op<S>().packetOp(x);
+    const P small = pcmp_lt(x, pset1<P>(cutoff));
+    if (predux_any(small)) y = pselect(small, exp_op<S>().packetOp(x), y);
+    return y;
+  }
+};
+
 // The packet path is offered only for float and double, and only with SLEEF.
 template <class S>
 inline constexpr bool has_packets =
@@ -383,6 +425,13 @@ template <class S>
 struct functor_traits<fusegrad::vector_math::log_op<S>> {
   enum {
     Cost = functor_traits<scalar_log_op<S>>::Cost + 5,
+    PacketAccess = std::is_same_v<S, float> || std::is_same_v<S, double>
+  };
+};
+template <class S>
+struct functor_traits<fusegrad::vector_math::sigmoid_op<S>> {
+  enum {
+    Cost = functor_traits<scalar_logistic_op<S>>::Cost + 2,
     PacketAccess = std::is_same_v<S, float> || std::is_same_v<S, double>
   };
 };
