@@ -74,16 +74,22 @@ struct Extremum {
     if constexpr (is_dual<S>) {
       // Forward mode: the tangent is the mean of the tied elements' tangents, the
       // directional derivative of the reverse rule's shared gradient (the reduction
-      // itself keeps one element's).
+      // itself keeps one element's), and the value that of the values alone, so that
+      // NaN propagates (dual numbers compare by value, which skips NaN).
       using Real = typename real_of<S>::type;
       constexpr int R = Out::NumIndices;
       Shape<R> dims;
       for (int i = 0; i < R; ++i) dims[i] = out.dimension(i);
-      pool::Scratch<S, R> tied_sum(dims), ties(dims);
+      pool::Scratch<S, R> tied_sum(dims), ties(dims), values(dims);
+      const auto value_of = x.unaryExpr([](const S& d) { return S(d.value); });
+      if constexpr (Largest)
+        values.tensor = value_of.template maximum<A, Eigen::PropagateNaN>(axes);
+      else
+        values.tensor = value_of.template minimum<A, Eigen::PropagateNaN>(axes);
       const auto tied = equals_stretched(x, out, broadcast);
       tied_sum.tensor = tied.select(x, x.constant(S(0))).sum(axes);
       ties.tensor = tied.template cast<S>().sum(axes);
-      out = out.binaryExpr(tied_sum.tensor / ties.tensor, [](const S& extremum, const S& mean_of_ties) {
+      out = values.tensor.binaryExpr(tied_sum.tensor / ties.tensor, [](const S& extremum, const S& mean_of_ties) {
         return S(extremum.value, mean_of_ties.value == mean_of_ties.value ? mean_of_ties.tangent : Real(0));
       });
     }
