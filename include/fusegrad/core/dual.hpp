@@ -34,12 +34,15 @@ struct Dual {
   friend Dual operator+(const Dual& a, const Dual& b) { return {a.value + b.value, a.tangent + b.tangent}; }
   friend Dual operator-(const Dual& a, const Dual& b) { return {a.value - b.value, a.tangent - b.tangent}; }
   friend Dual operator-(const Dual& a) { return {-a.value, -a.tangent}; }
+  // A zero tangent (a constant's) contributes nothing, also against an infinite or NaN
+  // value: 3 x at x = inf has the tangent 3, not 3 + inf 0 = NaN.
+  static S times(S tangent, S value) { return tangent == S(0) ? S(0) : tangent * value; }
   friend Dual operator*(const Dual& a, const Dual& b) {
-    return {a.value * b.value, a.tangent * b.value + a.value * b.tangent};
+    return {a.value * b.value, times(a.tangent, b.value) + times(b.tangent, a.value)};
   }
   friend Dual operator/(const Dual& a, const Dual& b) {
     const S q = a.value / b.value;
-    return {q, (a.tangent - q * b.tangent) / b.value};
+    return {q, (a.tangent - times(b.tangent, q)) / b.value};
   }
   // Comparisons look at values only: they pick branches, they are not differentiated.
   friend bool operator<(const Dual& a, const Dual& b) { return a.value < b.value; }
@@ -69,10 +72,18 @@ struct Dual {
     const S r = std::sqrt(a.value);
     return {r, a.tangent / (2 * r)};
   }
-  friend Dual abs(const Dual& a) { return {std::abs(a.value), a.value < 0 ? -a.tangent : a.tangent}; }
+  // The tangent times sign(value): 0 at 0, as in reverse mode.
+  friend Dual abs(const Dual& a) {
+    return {std::abs(a.value), a.value > 0 ? a.tangent : a.value < 0 ? -a.tangent : S(0)};
+  }
+  friend Dual logistic(const Dual& a) {
+    const S s = a.value >= 0 ? 1 / (1 + std::exp(-a.value)) : std::exp(a.value) / (1 + std::exp(a.value));
+    return {s, s * (1 - s) * a.tangent};
+  }
+  // d/da a^b = b a^(b-1), 0 for b = 0 (not 0 * inf at a = 0).
   friend Dual pow(const Dual& a, const Dual& b) {
     const S p = std::pow(a.value, b.value);
-    S t = b.value * std::pow(a.value, b.value - 1) * a.tangent;
+    S t = b.value == S(0) ? S(0) : b.value * std::pow(a.value, b.value - 1) * a.tangent;
     if (b.tangent != S(0)) t += p * std::log(a.value) * b.tangent;
     return {p, t};
   }

@@ -61,6 +61,12 @@ struct Lane<Dual<S>, DualPacket<P>> {
       return {y, mul(Eigen::internal::pmadd(y, y, splat(1)), t())};
     } else if constexpr (std::is_same_v<F, vector_math::tanh_op<Scalar>>) {
       return tanh();
+    } else if constexpr (std::is_same_v<F, vector_math::sigmoid_op<Scalar>>) {
+      return sigmoid();
+    } else if constexpr (std::is_same_v<F, vector_math::log_op<Scalar>>) {
+      return log();
+    } else if constexpr (std::is_same_v<F, vector_math::sqrt_op<Scalar>>) {
+      return sqrt();
     } else {
       return each([&f](const Scalar& a) { return Scalar(f(a)); });
     }
@@ -85,13 +91,13 @@ struct Lane<Dual<S>, DualPacket<P>> {
   Lane constant(Scalar value) const { return Lane(lanes::broadcast<Scalar, Packet>(value)); }
 
   Lane exp() const { return unaryExpr(vector_math::exp_op<S>()); }
-  Lane log() const { return {real(Eigen::internal::scalar_log_op<S>(), v()), Eigen::internal::pdiv(t(), v())}; }
+  Lane log() const { return {real(vector_math::log_op<S>(), v()), Eigen::internal::pdiv(t(), v())}; }
   Lane sqrt() const {
-    const P r = real(Eigen::internal::scalar_sqrt_op<S>(), v());
+    const P r = real(vector_math::sqrt_op<S>(), v());
     return {r, Eigen::internal::pdiv(t(), Eigen::internal::padd(r, r))};
   }
   Lane rsqrt() const {  // r = v^-1/2, r' = -r / (2 v)
-    const P r = Eigen::internal::pdiv(splat(1), real(Eigen::internal::scalar_sqrt_op<S>(), v()));
+    const P r = Eigen::internal::pdiv(splat(1), real(vector_math::sqrt_op<S>(), v()));
     return {r, Eigen::internal::pdiv(mul(mul(r, splat(S(-0.5))), t()), v())};
   }
   Lane square() const { return {mul(v(), v()), mul(Eigen::internal::padd(v(), v()), t())}; }
@@ -103,9 +109,11 @@ struct Lane<Dual<S>, DualPacket<P>> {
     const P q = Eigen::internal::pdiv(splat(1), v());
     return {q, Eigen::internal::pnegate(mul(mul(q, q), t()))};
   }
-  Lane abs() const {
+  Lane abs() const {  // the tangent times sign(v), 0 at 0 as in reverse mode
     const P negative = Eigen::internal::pcmp_lt(v(), splat(0));
-    return {Eigen::internal::pabs(v()), Eigen::internal::pselect(negative, Eigen::internal::pnegate(t()), t())};
+    const P positive = Eigen::internal::pcmp_lt(splat(0), v());
+    return {Eigen::internal::pabs(v()), Eigen::internal::por(Eigen::internal::pand(positive, t()),
+                                                               Eigen::internal::pand(negative, Eigen::internal::pnegate(t())))};
   }
   Lane sign() const {
     const P one = splat(1);
@@ -114,7 +122,7 @@ struct Lane<Dual<S>, DualPacket<P>> {
     return {Eigen::internal::psub(positive, negative), splat(0)};
   }
   Lane sigmoid() const {
-    const P s = real(Eigen::internal::scalar_logistic_op<S>(), v());
+    const P s = real(vector_math::sigmoid_op<S>(), v());
     return {s, mul(mul(s, Eigen::internal::psub(splat(1), s)), t())};
   }
   Lane tanh() const {
@@ -153,11 +161,20 @@ struct Lane<Dual<S>, DualPacket<P>> {
   }
   friend Lane operator+(const Lane& a, Scalar b) { return a + a.constant(b); }
   friend Lane operator-(const Lane& a, Scalar b) { return a - a.constant(b); }
-  friend Lane operator*(const Lane& a, Scalar b) { return a * a.constant(b); }
-  friend Lane operator/(const Lane& a, Scalar b) { return a / a.constant(b); }
+  // A single value with a zero tangent (a constant) scales the tangent alone: an
+  // infinite value times it then keeps its tangent (3 x at x = inf: 3, not 3 + inf 0).
+  friend Lane operator*(const Lane& a, Scalar b) {
+    if (b.tangent == S(0)) return {mul(a.v(), splat(b.value)), mul(a.t(), splat(b.value))};
+    return a * a.constant(b);
+  }
+  friend Lane operator/(const Lane& a, Scalar b) {
+    if (b.tangent == S(0))
+      return {Eigen::internal::pdiv(a.v(), splat(b.value)), Eigen::internal::pdiv(a.t(), splat(b.value))};
+    return a / a.constant(b);
+  }
   friend Lane operator+(Scalar a, const Lane& b) { return b.constant(a) + b; }
   friend Lane operator-(Scalar a, const Lane& b) { return b.constant(a) - b; }
-  friend Lane operator*(Scalar a, const Lane& b) { return b.constant(a) * b; }
+  friend Lane operator*(Scalar a, const Lane& b) { return b * a; }
   friend Lane operator/(Scalar a, const Lane& b) { return b.constant(a) / b; }
 
   using Mask = LaneMask<Scalar, Packet>;

@@ -7,6 +7,7 @@
 
 #include "config.hpp"
 #include "dual.hpp"
+#include "vector_math.hpp"
 
 namespace fusegrad::elementwise {
 
@@ -73,6 +74,37 @@ struct power {  // (x, y) -> x^y
 template <class S>
 inline constexpr int nan_mode = std::is_floating_point_v<S> ? Eigen::PropagateNaN : Eigen::PropagateFast;
 
+// The partial derivatives of x^y, where IEEE arithmetic on the formulas would give
+// 0 * inf: d/dx = y x^(y-1) is 0 for y = 0; d/dy = x^y ln x is 0 for x = 0 and y > 0
+// (0^y is 0 for every y > 0).
+template <class S>
+struct power_left_partial {
+  S operator()(S x, S y) const {
+    using std::pow;
+    return y == S(0) ? S(0) : y * pow(x, y - S(1));
+  }
+};
+template <class S>
+struct power_right_partial {
+  S operator()(S x, S y) const {
+    using std::pow, std::log;
+    return x == S(0) && y > S(0) ? S(0) : pow(x, y) * log(x);
+  }
+};
+
+// f(x, y) elementwise, either operand a plain number.
+template <class S, class F, class X, class Y>
+auto apply_binary(const F& f, const X& x, const Y& y) {
+  if constexpr (is_plain_scalar<X> && is_plain_scalar<Y>)
+    return f(S(x), S(y));
+  else if constexpr (is_plain_scalar<X>)
+    return y.unaryExpr([f, a = S(x)](S b) { return f(a, b); });
+  else if constexpr (is_plain_scalar<Y>)
+    return x.unaryExpr([f, b = S(y)](S a) { return f(a, b); });
+  else
+    return x.binaryExpr(y, f);
+}
+
 template <class X, class Y>
 auto pow(const X& x, const Y& y) {
   if constexpr (is_plain_scalar<X> && is_plain_scalar<Y>) {
@@ -95,14 +127,20 @@ auto log(const X& x) {
     return log(x);
   }
   else
-    return x.log();
+    return x.unaryExpr(vector_math::log_op<typename X::Scalar>());
 }
 
 // NaN propagates from either operand (Eigen's default keeps whichever comes first).
+// Dual numbers keep the left operand's tangent at a tie, as the reverse rules give the
+// left operand the gradient; so a number on the left stays on the left.
 template <class X, class Y>
 auto maximum(const X& x, const Y& y) {
-  if constexpr (is_plain_scalar<X>)
-    return y.template cwiseMax<nan_mode<typename Y::Scalar>>(static_cast<typename Y::Scalar>(x));
+  if constexpr (is_plain_scalar<X>) {
+    if constexpr (is_dual<typename Y::Scalar>)
+      return y.constant(static_cast<typename Y::Scalar>(x)).cwiseMax(y);
+    else
+      return y.template cwiseMax<nan_mode<typename Y::Scalar>>(static_cast<typename Y::Scalar>(x));
+  }
   else if constexpr (is_plain_scalar<Y>)
     return x.template cwiseMax<nan_mode<typename X::Scalar>>(static_cast<typename X::Scalar>(y));
   else
@@ -111,8 +149,12 @@ auto maximum(const X& x, const Y& y) {
 
 template <class X, class Y>
 auto minimum(const X& x, const Y& y) {
-  if constexpr (is_plain_scalar<X>)
-    return y.template cwiseMin<nan_mode<typename Y::Scalar>>(static_cast<typename Y::Scalar>(x));
+  if constexpr (is_plain_scalar<X>) {
+    if constexpr (is_dual<typename Y::Scalar>)
+      return y.constant(static_cast<typename Y::Scalar>(x)).cwiseMin(y);
+    else
+      return y.template cwiseMin<nan_mode<typename Y::Scalar>>(static_cast<typename Y::Scalar>(x));
+  }
   else if constexpr (is_plain_scalar<Y>)
     return x.template cwiseMin<nan_mode<typename X::Scalar>>(static_cast<typename X::Scalar>(y));
   else

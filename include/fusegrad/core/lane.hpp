@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "dual_packet.hpp"
+#include "vector_math.hpp"
 
 // Packet types carry alignment attributes that template arguments drop; harmless here,
 // as Eigen notes for its own packet templates.
@@ -139,15 +140,15 @@ struct Lane {
   Lane constant(S value) const { return Lane(lanes::broadcast<S, P>(value)); }
 
   Lane exp() const { return unaryExpr(Eigen::internal::scalar_exp_op<S>()); }
-  Lane log() const { return unaryExpr(Eigen::internal::scalar_log_op<S>()); }
-  Lane sqrt() const { return unaryExpr(Eigen::internal::scalar_sqrt_op<S>()); }
+  Lane log() const { return unaryExpr(vector_math::log_op<S>()); }
+  Lane sqrt() const { return unaryExpr(vector_math::sqrt_op<S>()); }
   Lane rsqrt() const { return unaryExpr(Eigen::internal::scalar_rsqrt_op<S>()); }
   Lane square() const { return unaryExpr(Eigen::internal::scalar_square_op<S>()); }
   Lane cube() const { return unaryExpr(Eigen::internal::scalar_cube_op<S>()); }
   Lane inverse() const { return unaryExpr(Eigen::internal::scalar_inverse_op<S>()); }
   Lane abs() const { return unaryExpr(Eigen::internal::scalar_abs_op<S>()); }
   Lane sign() const { return unaryExpr(Eigen::internal::scalar_sign_op<S>()); }
-  Lane sigmoid() const { return unaryExpr(Eigen::internal::scalar_logistic_op<S>()); }
+  Lane sigmoid() const { return unaryExpr(vector_math::sigmoid_op<S>()); }
   Lane tanh() const { return unaryExpr(Eigen::internal::scalar_tanh_op<S>()); }
   Lane pow(S exponent) const {
     return unaryExpr(Eigen::internal::bind2nd_op<Eigen::internal::scalar_pow_op<S, S>>(exponent));

@@ -114,7 +114,7 @@ auto pow(const A& a, const B& b) {
     using S = typename expr::node_of<A>::Scalar;
     return expr::make_map(ops::PowScalar<S>{static_cast<S>(b)}, a);
   } else {
-    return expr::make_zip(ops::Pow{}, a, b);
+    return expr::make_zip(ops::Pow<typename expr::common_scalar<A, B>::type>{}, a, b);
   }
 }
 template <class A, class B> requires ElementwisePair<A, B>

@@ -1,7 +1,7 @@
 #pragma once
 // Neural-network primitives, written as compositions of fusegrad's own nodes, so they
 // fuse with the expressions around them and their gradients follow from the nodes':
-//   log_softmax(x, d) = x - logsumexp(x, d)      (stable: logsumexp shifts by the max)
+//   log_softmax(x, d) = (x - m) - log(sum(exp(x - m), d)), m = max(x, d) held constant
 //   softmax(x, d)     = exp(log_softmax(x, d))
 //   cross_entropy     = -mean over the batch of sum(target * log_softmax(logits, 1))
 #include <string>
@@ -15,16 +15,45 @@ namespace fusegrad {
 // How a loss combines the per-example losses of a batch.
 enum class loss_reduction { mean, sum };
 
+namespace detail {
+
+// The largest element of every slice along `dim` (kept as a dimension of size 1), as a
+// constant: log_softmax does not change when a slice is shifted by a constant, so the
+// shift needs no gradient. A slice without a finite maximum (all -inf, or holding +inf
+// or NaN) is shifted by 0, which leaves those values to decide its result.
+template <class S, int R>
+Tensor<S, R> constant_slice_max(const Tensor<S, R>& x, int dim) {
+  no_grad constant;
+  Tensor<S, R> m = max(x, dims(dim), keep_dims);
+  S* values = m.mutable_value().data();
+  for (Index i = 0; i < m.size(); ++i) {
+    using std::isfinite;
+    if (!isfinite(values[i])) values[i] = S(0);
+    if constexpr (is_dual<S>) values[i].tangent = 0;
+  }
+  return m;
+}
+
+template <class S, int R>
+auto log_softmax_of_tensor(const Tensor<S, R>& x, int dim) {
+  // (x - m) - log(sum(exp(x - m))) rather than x - logsumexp(x): the two terms are
+  // computed from x - m, exactly 0 at the maximum, so a large x loses nothing to the
+  // rounding of logsumexp(x) (softmax of logits 1e5 apart from each other by 0 in
+  // float gave 0.4989, not 0.5).
+  const auto shifted = x - constant_slice_max(x, dim);
+  return shifted - log(sum(exp(shifted), dims(dim), keep_dims));
+}
+
+}  // namespace detail
+
 // x is read twice: an expression (a matrix product, say) is evaluated once, as a
 // statement of its own, rather than twice forward and twice backward.
 template <Operand X>
 auto log_softmax(const X& x, int dim) {
-  if constexpr (expr::is_tensor<X>) {
-    return x - logsumexp(x, dims(dim), keep_dims);
-  } else {
-    auto evaluated = eval(x);
-    return evaluated - logsumexp(evaluated, dims(dim), keep_dims);
-  }
+  if constexpr (expr::is_tensor<X>)
+    return detail::log_softmax_of_tensor(x, dim);
+  else
+    return detail::log_softmax_of_tensor(eval(x), dim);
 }
 
 template <Operand X>

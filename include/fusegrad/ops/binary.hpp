@@ -53,17 +53,18 @@ struct Divide {
   }
 };
 
+// x^y, y a tensor (a number exponent is PowScalar). Evaluated one element at a time, as
+// the value is; the partials keep 0 where the formulas would give 0 * inf
+// (elementwise::power_left_partial, power_right_partial).
+template <class S>
 struct Pow {
   static constexpr const char* name = "pow";
   template <class X, class Y> auto value(const X& x, const Y& y) const { return elementwise::pow(x, y); }
   template <class X, class Y> auto d_left(const X& x, const Y& y) const {
-    if constexpr (elementwise::is_plain_scalar<Y>)
-      return y * elementwise::pow(x, y - 1);
-    else
-      return y * elementwise::pow(x, y - typename Y::Scalar(1));
+    return elementwise::apply_binary<S>(elementwise::power_left_partial<S>{}, x, y);
   }
   template <class X, class Y> auto d_right(const X& x, const Y& y) const {
-    return elementwise::pow(x, y) * elementwise::log(x);
+    return elementwise::apply_binary<S>(elementwise::power_right_partial<S>{}, x, y);
   }
 };
 

@@ -75,12 +75,35 @@ template <bool Largest>
 struct Extremum {
   static constexpr const char* name = Largest ? "max" : "min";
   template <class X, class A, class Out, class B>
-  void evaluate(const X& x, const A& axes, Out& out, const B&) const {
+  void evaluate(const X& x, const A& axes, Out& out, const B& broadcast) const {
     // NaN propagates, as in NumPy: a slice holding a NaN reduces to NaN.
     if constexpr (Largest)
       out = x.template maximum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
     else
       out = x.template minimum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
+    using S = typename X::Scalar;
+    if constexpr (is_dual<S>) {
+      // Forward mode: the tangent is the mean of the tied elements' tangents, the
+      // directional derivative of the reverse rule's shared gradient (the reduction
+      // itself keeps one element's), and the value that of the values alone, so that
+      // NaN propagates (dual numbers compare by value, which skips NaN).
+      using Real = typename real_of<S>::type;
+      constexpr int R = Out::NumIndices;
+      Shape<R> dims;
+      for (int i = 0; i < R; ++i) dims[i] = out.dimension(i);
+      pool::Scratch<S, R> tied_sum(dims), ties(dims), values(dims);
+      const auto value_of = x.unaryExpr([](const S& d) { return S(d.value); });
+      if constexpr (Largest)
+        values.tensor = value_of.template maximum<A, Eigen::PropagateNaN>(axes);
+      else
+        values.tensor = value_of.template minimum<A, Eigen::PropagateNaN>(axes);
+      const auto tied = equals_stretched(x, out, broadcast);
+      tied_sum.tensor = tied.select(x, x.constant(S(0))).sum(axes);
+      ties.tensor = tied.template cast<S>().sum(axes);
+      out = values.tensor.binaryExpr(tied_sum.tensor / ties.tensor, [](const S& extremum, const S& mean_of_ties) {
+        return S(extremum.value, mean_of_ties.value == mean_of_ties.value ? mean_of_ties.tangent : Real(0));
+      });
+    }
   }
   template <class X, class R, class A, class B>
   auto backward_state(const X& x, const R& r, const A& axes, const B& broadcast) const {
@@ -100,7 +123,10 @@ struct Extremum {
 using Max = Extremum<true>;
 using Min = Extremum<false>;
 
-// d prod / d x_i is the product of the other elements, exact also where x has zeros.
+// d prod / d x_i is the product of the other elements, r / x_i, except where x_i is 0
+// or infinite (0/0, inf/inf): the only such element of a slice gets the product of the
+// others; with more, a zero gets 0 (another zero is among its others) and an infinity
+// r / x_i.
 struct Prod {
   static constexpr const char* name = "prod";
   template <class S>
@@ -108,27 +134,31 @@ struct Prod {
   template <class X, class A, class Out, class B>
   void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.prod(axes); }
   template <class S, int R>
-  struct ZeroState {
-    EigenTensor<S, R> zeros;            // how many elements of the slice are 0
-    EigenTensor<S, R> nonzero_product;  // product of the others
+  struct SpecialState {
+    EigenTensor<S, R> specials;          // how many elements of the slice are 0 or infinite
+    EigenTensor<S, R> ordinary_product;  // the product of the others
   };
+  template <class X>
+  static auto special(const X& x) {
+    using S = typename X::Scalar;
+    const S inf = Eigen::NumTraits<S>::infinity();
+    return (x == S(0)) || (x == inf) || (x == -inf);
+  }
   template <class X, class R, class A, class B>
   auto backward_state(const X& x, const R&, const A& axes, const B&) const {
     using S = typename X::Scalar;
-    ZeroState<S, R::NumIndices> state;
-    state.zeros = (x == S(0)).template cast<S>().sum(axes);
-    state.nonzero_product = (x == S(0)).select(x.constant(S(1)), x).prod(axes);
+    SpecialState<S, R::NumIndices> state;
+    state.specials = special(x).template cast<S>().sum(axes);
+    state.ordinary_product = special(x).select(x.constant(S(1)), x).prod(axes);
     return state;
   }
   template <class X, class R, class T, class B>
   auto partial(const X& x, const R& r, const T& state, const B& broadcast) const {
     using S = typename X::Scalar;
-    auto zeros = broadcast(state.zeros);
-    auto is_zero = x == S(0);
-    // no zero: r / x; one zero: the zero element gets the product of the others; else 0.
-    return (zeros == S(0))
-        .select(broadcast(r) / x,
-                ((zeros == S(1)) && is_zero).select(broadcast(state.nonzero_product), x.constant(S(0))));
+    const auto quotient = broadcast(r) / x;
+    return special(x).select((broadcast(state.specials) == S(1))
+                                 .select(broadcast(state.ordinary_product), (x == S(0)).select(x.constant(S(0)), quotient)),
+                             quotient);
   }
 };
 
@@ -154,9 +184,21 @@ struct LogSumExp {
   }
   template <class X, class R, class A, class B>
   NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
+  // d r / d x = exp(x - r). A slice that is -inf everywhere (r = -inf) has no element
+  // with mass, and its gradient is 0 rather than exp(-inf + inf) = NaN: it is shifted by
+  // +inf instead, which makes every exponential exp(-inf) = 0.
+  template <class S>
+  static S massless_to_infinity(S r) {
+    return r == -Eigen::NumTraits<S>::infinity() ? Eigen::NumTraits<S>::infinity() : r;
+  }
   template <class X, class R, class B>
   auto partial(const X& x, const R& r, NoState, const B& broadcast) const {
-    return minus_stretched(x, r, broadcast).unaryExpr(vector_math::exp_op<typename X::Scalar>());
+    using S = typename X::Scalar;
+    if constexpr (R::NumIndices == 0)
+      return (x - massless_to_infinity(r())).unaryExpr(vector_math::exp_op<S>());
+    else
+      return (x - broadcast(r.unaryExpr([](S m) { return massless_to_infinity(m); })))
+          .unaryExpr(vector_math::exp_op<S>());
   }
 };
 

@@ -31,7 +31,7 @@ struct Exp {
 
 struct Log {
   static constexpr const char* name = "log";
-  template <class X> auto value(const X& x) const { return x.log(); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::log_op<scalar_of<X>>()); }
   template <class X> auto derivative(const X& x) const { return x.inverse(); }
 };
 
@@ -66,21 +66,35 @@ struct Tanh {
 
 struct Sigmoid {
   static constexpr const char* name = "sigmoid";
-  template <class X> auto value(const X& x) const { return x.sigmoid(); }
-  template <class X> auto derivative(const X& x) const { return x.sigmoid() * (scalar_of<X>(1) - x.sigmoid()); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::sigmoid_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const {
+    const auto s = x.unaryExpr(vector_math::sigmoid_op<scalar_of<X>>());
+    return s * (scalar_of<X>(1) - s);
+  }
   template <class Y> auto derivative_from_value(const Y& y) const { return y * (scalar_of<Y>(1) - y); }
 };
 
+// The derivative at 0 is 0. On dual numbers the value is a selection by the same
+// condition, so that forward mode agrees (a maximum would pass x's tangent at a tie).
 struct Relu {
   static constexpr const char* name = "relu";
-  template <class X> auto value(const X& x) const { return x.cwiseMax(scalar_of<X>(0)); }
+  template <class X> auto value(const X& x) const {
+    using S = scalar_of<X>;
+    if constexpr (is_dual<S>)
+      return (x <= S(0)).select(x.constant(S(0)), x);
+    else
+      return x.cwiseMax(S(0));
+  }
   template <class X> auto derivative(const X& x) const { return (x > scalar_of<X>(0)).template cast<scalar_of<X>>(); }
 };
 
 struct Sqrt {
   static constexpr const char* name = "sqrt";
-  template <class X> auto value(const X& x) const { return x.sqrt(); }
-  template <class X> auto derivative(const X& x) const { return x.rsqrt() * scalar_of<X>(0.5); }
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::sqrt_op<scalar_of<X>>()); }
+  // 1 / (2 sqrt(x)): inf at 0 (-inf at -0, as in IEEE arithmetic), 0 at inf.
+  template <class X> auto derivative(const X& x) const {
+    return x.unaryExpr(vector_math::sqrt_op<scalar_of<X>>()).inverse() * scalar_of<X>(0.5);
+  }
   template <class Y> auto derivative_from_value(const Y& y) const { return y.inverse() * scalar_of<Y>(0.5); }
 };
 
@@ -101,7 +115,11 @@ struct PowScalar {
   static constexpr const char* name = "pow";
   S exponent;
   template <class X> auto value(const X& x) const { return x.pow(exponent); }
-  template <class X> auto derivative(const X& x) const { return x.pow(exponent - S(1)) * exponent; }
+  // p x^(p-1); for p = 0 it is 0 everywhere, written 0 x^0 so that x = 0 (or inf, NaN)
+  // does not give 0 * inf.
+  template <class X> auto derivative(const X& x) const {
+    return x.pow(exponent == S(0) ? S(0) : exponent - S(1)) * exponent;
+  }
 };
 
 // Infinite bounds mean no bound; the derivative is 1 inside [lo, hi], 0 outside.
