@@ -16,3 +16,4 @@
 #include "tape/function.hpp"
 #include "tape/graph.hpp"
 #include "tape/tensor.hpp"
+#include "version.hpp"
