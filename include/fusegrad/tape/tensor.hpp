@@ -6,8 +6,9 @@
 #include <initializer_list>
 #include <random>
 
-#include "../expr/functions.hpp"
 #include "../expr/forward_lanes.hpp"
+#include "../expr/functions.hpp"
+#include "../expr/interop.hpp"
 #include "graph.hpp"
 
 namespace fusegrad {
@@ -50,6 +51,14 @@ void fill_row_major(const List& list, S*& out) {
     for (const auto& inner : list) fill_row_major<S>(inner, out);
   }
 }
+
+// What Tensor<S, R>'s constructors take from one argument; anything else meets a
+// static_assert instead of a list of candidates.
+template <class S, int R, class T>
+concept tensor_accepts = std::is_arithmetic_v<T> || std::is_convertible_v<const T&, S> || EigenDense<T> ||
+                         expr::Node<T> || expr::is_tensor<T> || std::is_same_v<T, Shape<R>> ||
+                         std::is_convertible_v<const T&, EigenTensor<S, R>> ||
+                         std::is_convertible_v<const T&, Eigen::Tensor<S, R, Eigen::ColMajor>>;
 
 inline std::mt19937_64& random_engine() {
   thread_local std::mt19937_64 engine{0x5eed};
@@ -104,6 +113,22 @@ class Tensor {
       Value v = value.swap_layout().shuffle(reverse);
       bind(std::move(v));
     }
+  }
+
+  // A copy of a dense Eigen matrix or vector expression (Matrix, Map with any strides,
+  // Block, A * 2, ...) into a rank-1 or rank-2 tensor; element (i, j) stays (i, j).
+  template <EigenDense M>
+  Tensor(const M& matrix) : Tensor(detail::value_from_dense<S, R>(matrix)) {}
+
+  // Anything else gets one readable error here, instead of every constructor listed as
+  // a candidate that does not fit.
+  template <class T>
+    requires(!detail::tensor_accepts<S, R, T>)
+  Tensor(const T&) {
+    static_assert(sizeof(T) == 0,
+                  "fusegrad: a Tensor is built from dimensions, a Shape, nested lists, an Eigen::Tensor, a dense "
+                  "Eigen matrix or vector (rank 1 or 2), a fusegrad expression, or (rank 0) a number; this "
+                  "argument is none of these");
   }
 
   // From nested lists, row-major: Tensor<double, 2>{{1, 2}, {3, 4}}.
