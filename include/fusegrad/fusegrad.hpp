@@ -15,5 +15,6 @@
 #include "optim/optim.hpp"
 #include "tape/function.hpp"
 #include "tape/graph.hpp"
+#include "tape/print.hpp"
 #include "tape/tensor.hpp"
 #include "version.hpp"
