@@ -39,8 +39,8 @@ struct Reduce : expression_base {
   // A full logsumexp m + log(s), s = sum(exp(x - m)), computes the region exp(x - m) with
   // its gradients in one pass after the max: d/dx = exp(x - m) / s, so backward only
   // scales the stored exponentials by g / s.
-  static constexpr bool shifted_exponentials = reduced_rank == 0 && input_rank > 0 &&
-                                               std::is_same_v<Rule, ops::LogSumExp>;
+  static constexpr bool shifted_exponentials =
+      reduced_rank == 0 && std::is_same_v<Rule, ops::LogSumExp> && input_rank > 0;
   auto exponentials(Scalar shift) const {
     return Map<ops::Exp, Zip<ops::Subtract, Child, Constant<Scalar>>>(
         ops::Exp{}, Zip<ops::Subtract, Child, Constant<Scalar>>(ops::Subtract{}, child, Constant<Scalar>(shift)));
