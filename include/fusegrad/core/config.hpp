@@ -1,5 +1,11 @@
 #pragma once
 // Everything fusegrad needs from Eigen, and the few type names every layer shares.
+#if __cplusplus < 202002L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 202002L)
+// One clear line instead of hundreds of errors about concepts (g++ 12 defaults to C++17).
+#error "fusegrad needs C++20: compile with -std=c++20 (CMake's fusegrad::fusegrad target sets it)"
+// #error does not stop GCC; a missing header does, before the errors that would follow.
+#include <fusegrad_needs_cxx20_stop_here>
+#endif
 #include <unsupported/Eigen/CXX11/Tensor>
 
 #include <array>
