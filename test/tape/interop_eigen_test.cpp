@@ -201,3 +201,12 @@ TEST_CASE_TEMPLATE("a writable view of a leaf's value updates it in place, as a 
   again.backward();
   CHECK(b.grad()(1) == doctest::Approx(double(S(10 + 11 + 12 + 13) - S(2) * 4 * S(0.5))));
 }
+
+TEST_CASE("taking a writable view between a forward and its backward makes that backward refuse") {
+  fg::Tensor<double, 1> x{1, 2, 3};
+  x.requires_grad(true);
+  fg::Tensor<double, 0> loss = fg::sum(fg::square(x) * fg::sin(x));
+  auto view = fg::as_vector(x.mutable_value());  // counts as a change of x
+  view(0) = 5;
+  CHECK_THROWS_AS(loss.backward(), fg::graph_error);
+}
