@@ -15,14 +15,15 @@
 
 namespace fusegrad {
 
+/// Index and dimension type (Eigen's, signed).
 using Index = Eigen::Index;
 
-// Dimensions of a rank-R tensor, outermost first (NumPy order).
+/// Dimensions of a rank-R tensor, outermost first (NumPy order).
 template <std::size_t R>
 using Shape = std::array<Index, R>;
 
-// The storage of every fusegrad tensor: row-major, so that flat order, reshape and
-// initializer lists follow NumPy.
+/// The storage of every fusegrad tensor: row-major, so that flat order, reshape and
+/// initializer lists follow NumPy.
 template <class S, int R>
 using EigenTensor = Eigen::Tensor<S, R, Eigen::RowMajor>;
 

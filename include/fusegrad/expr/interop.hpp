@@ -38,8 +38,8 @@ struct MatrixConstant : no_gradient {
 
 }  // namespace expr
 
-// An Eigen dense matrix or vector (Matrix, Map, Block with contiguous storage) as a
-// constant operand, without a copy.
+/// An Eigen dense matrix or vector (Matrix, Map, Block with contiguous storage) as a
+/// constant operand, without a copy.
 template <class Derived>
 auto constant(const Eigen::PlainObjectBase<Derived>& m) {
   using S = typename Derived::Scalar;
@@ -50,6 +50,7 @@ auto constant(const Eigen::PlainObjectBase<Derived>& m) {
     return expr::MatrixConstant<S, 2, layout>(m.data(), Shape<2>{m.rows(), m.cols()});
   }
 }
+/// An Eigen::Map as a constant operand, read in place. Throws shape_error if its storage is not contiguous.
 template <class Plain, int Options, class Stride>
 auto constant(const Eigen::Map<Plain, Options, Stride>& m) {
   using S = typename Plain::Scalar;
@@ -63,39 +64,42 @@ auto constant(const Eigen::Map<Plain, Options, Stride>& m) {
   }
 }
 
+/// A dynamic row-major Eigen matrix: the layout of a rank-2 tensor's storage.
 template <class S>
 using RowMajorMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// A rank-2 tensor's storage as a row-major matrix, in place.
+/// A rank-2 tensor's storage as a row-major matrix, in place.
 template <class S>
 Eigen::Map<const RowMajorMatrix<S>> as_matrix(const EigenTensor<S, 2>& t) {
   return {t.data(), t.dimension(0), t.dimension(1)};
 }
+/// A writable view of a rank-2 value (as_matrix(t.mutable_value())), for in-place updates between steps.
 template <class S>
 Eigen::Map<RowMajorMatrix<S>> as_matrix(EigenTensor<S, 2>& t) {
   return {t.data(), t.dimension(0), t.dimension(1)};
 }
-// A rank-1 tensor's storage as a column vector, in place.
+/// A rank-1 tensor's storage as a column vector, in place.
 template <class S>
 Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> as_vector(const EigenTensor<S, 1>& t) {
   return {t.data(), t.dimension(0)};
 }
+/// A writable view of a rank-1 value (as_vector(t.mutable_value())), for in-place updates between steps.
 template <class S>
 Eigen::Map<Eigen::Matrix<S, Eigen::Dynamic, 1>> as_vector(EigenTensor<S, 1>& t) {
   return {t.data(), t.dimension(0)};
 }
 
-// A copy of a rank-2 tensor (a value or a gradient) as an ordinary column-major matrix.
+/// A copy of a rank-2 tensor (a value or a gradient) as an ordinary column-major matrix.
 template <class S>
 Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> to_matrix(const EigenTensor<S, 2>& t) {
   return as_matrix(t);
 }
-// A copy of a rank-1 tensor as a column vector.
+/// A copy of a rank-1 tensor as a column vector.
 template <class S>
 Eigen::Matrix<S, Eigen::Dynamic, 1> to_vector(const EigenTensor<S, 1>& t) {
   return as_vector(t);
 }
-// A copy in Eigen's default (column-major) layout, with t(i, j, ...) at the same indices.
+/// A copy in Eigen's default (column-major) layout, with t(i, j, ...) at the same indices.
 template <class S, int R>
 Eigen::Tensor<S, R, Eigen::ColMajor> to_col_major(const EigenTensor<S, R>& t) {
   if constexpr (R <= 1) {

@@ -208,11 +208,13 @@ struct keep_dims_t {};
 
 namespace fusegrad {
 
+/// The dimensions a reduction or reverse works on: fg::sum(x, fg::dims(0, 2)).
 template <std::integral... I>
 expr::Axes<sizeof...(I)> dims(I... axes) {
   return {{static_cast<Index>(axes)...}};
 }
 
+/// Keeps reduced dimensions as size 1: fg::sum(x, fg::dims(1), fg::keep_dims).
 inline constexpr expr::keep_dims_t keep_dims{};
 
 }  // namespace fusegrad

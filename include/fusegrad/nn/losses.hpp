@@ -12,11 +12,12 @@
 
 namespace fusegrad {
 
-// How a loss combines the per-example losses of a batch.
+/// How a loss combines the per-example losses of a batch.
 enum class loss_reduction { mean, sum };
 
 // x is read twice: an expression (a matrix product, say) is evaluated once, as a
 // statement of its own, rather than twice forward and twice backward.
+/// log_softmax(x, dim) = x - logsumexp(x, dim), stably, with dim kept.
 template <Operand X>
 auto log_softmax(const X& x, int dim) {
   if constexpr (expr::is_tensor<X>) {
@@ -27,12 +28,13 @@ auto log_softmax(const X& x, int dim) {
   }
 }
 
+/// softmax(x, dim) = e^x / sum(e^x) along dim, stably.
 template <Operand X>
 auto softmax(const X& x, int dim) {
   return exp(log_softmax(x, dim));
 }
 
-// Cross-entropy of logits (batch, classes) against target probabilities of that shape.
+/// Cross-entropy of logits (batch, classes) against target probabilities of that shape.
 template <Operand L, Operand T>
 auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = loss_reduction::mean) {
   using Node = expr::node_of<L>;
@@ -46,7 +48,7 @@ auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = 
   return sum(target * log_softmax(logits, 1)) * scale;
 }
 
-// Cross-entropy of logits (batch, classes) against integer class labels, one per row.
+/// Cross-entropy of logits (batch, classes) against integer class labels, one per row.
 template <Operand L>
 auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reduction reduction = loss_reduction::mean) {
   using Node = expr::node_of<L>;
@@ -67,7 +69,7 @@ auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reducti
   return cross_entropy(logits, Tensor<S, 2>(std::move(one_hot)), reduction);
 }
 
-// Mean squared error.
+/// Mean squared error.
 template <class A, class B>
   requires ElementwisePair<A, B>
 auto mse(const A& prediction, const B& target) {

@@ -18,7 +18,7 @@ inline std::uint64_t next_sequence() {
 }
 }  // namespace detail
 
-// Within its scope, assignments record nothing and their results need no gradient.
+/// Within its scope, assignments record nothing and their results need no gradient.
 class no_grad {
  public:
   no_grad() : previous_(detail::grad_mode_flag()) { detail::grad_mode_flag() = false; }
@@ -32,6 +32,7 @@ class no_grad {
 
 // backward(fg::retain_graph) keeps the graph for another backward.
 struct retain_graph_t {};
+/// Passed to Tensor::backward, keeps the graph for another backward.
 inline constexpr retain_graph_t retain_graph{};
 
 namespace tape {

@@ -109,12 +109,12 @@ std::string scalar_name() {
 
 }  // namespace detail
 
-// Prints, for example,
-//   Tensor<double, 2> shape (2, 3) requires_grad=false
-//   [[1, 2, 3],
-//    [4, 5, 6]]
-// Numbers take the stream's precision (6 significant digits unless set); a dual tensor
-// prints each element as value+tangent*e.
+/// Prints, for example,
+///   Tensor<double, 2> shape (2, 3) requires_grad=false
+///   [[1, 2, 3],
+///    [4, 5, 6]]
+/// Numbers take the stream's precision (6 significant digits unless set); a dual tensor
+/// prints each element as value+tangent*e.
 template <class S, int R>
 std::ostream& operator<<(std::ostream& out, const Tensor<S, R>& t) {
   const Shape<R> dims = t.dimensions();
