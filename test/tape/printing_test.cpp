@@ -95,6 +95,8 @@ TEST_CASE("a large tensor keeps short dimensions whole") {
 TEST_CASE("an empty tensor prints empty brackets") {
   fg::Tensor<double, 2> t(0, 3);
   CHECK(printed(t) == "Tensor<double, 2> shape (0, 3) requires_grad=false\n[]");
+  fg::Tensor<double, 2> rows_of_nothing(3, 0);
+  CHECK(printed(rows_of_nothing) == "Tensor<double, 2> shape (3, 0) requires_grad=false\n[]");
 }
 
 TEST_CASE("numbers follow the stream's precision, and NaN and infinity print as words") {

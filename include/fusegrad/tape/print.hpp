@@ -37,6 +37,10 @@ class NestedPrinter {
       out << cell_(0);
       return;
     }
+    if (std::find(dims_.begin(), dims_.end(), Index(0)) != dims_.end()) {
+      out << "[]";  // as NumPy prints any empty array
+      return;
+    }
     std::size_t width = 0;
     visit(0, 0, [&](Index k) { width = std::max(width, cell_(k).size()); });
     write_block(out, 0, 0, width);
