@@ -410,9 +410,9 @@ auto as_tensor(const T& operand) {
 }
 }  // namespace detail
 
-// concat(dim, a, b, ...) and stack(dim, a, b, ...): the operands may be expressions of any
-// kinds (a braced list must hold one type); each is evaluated once, as concat and stack
-// evaluate their operands anyway.
+/// concat(dim, a, b, ...) and stack(dim, a, b, ...): the operands may be expressions of any
+/// kinds (a braced list must hold one type); each is evaluated once, as concat and stack
+/// evaluate their operands anyway.
 template <Operand First, Operand... Rest>
 auto concat(Index dim, const First& first, const Rest&... rest) {
   using T = decltype(detail::as_tensor(first));
@@ -420,6 +420,7 @@ auto concat(Index dim, const First& first, const Rest&... rest) {
                 "fusegrad: concat: the operands must have one scalar type and one rank");
   return concat({detail::as_tensor(first), detail::as_tensor(rest)...}, dim);
 }
+/// stack(dim, a, b, ...): operands of one shape, expressions allowed, along a new dimension at dim.
 template <Operand First, Operand... Rest>
 auto stack(Index dim, const First& first, const Rest&... rest) {
   using T = decltype(detail::as_tensor(first));
