@@ -114,7 +114,7 @@ class Adam : public detail::AdamFamily<S, false> {
   Adam(ParameterList<S> parameters, AdamOptions options = {}) : detail::AdamFamily<S, false>(std::move(parameters), options) {}
 };
 
-// AdamW: PyTorch's default weight decay for AdamW is 0.01.
+/// AdamW: PyTorch's default weight decay for AdamW is 0.01.
 template <class S = double>
 class AdamW : public detail::AdamFamily<S, true> {
  public:

@@ -22,7 +22,7 @@ class Optimizer {
   }
   virtual ~Optimizer() = default;
 
-  // Sets every parameter's gradient to none (its storage is kept for the next backward).
+  /// Sets every parameter's gradient to none (its storage is kept for the next backward).
   void zero_grad() {
     for (Parameter<S>& p : parameters_) p.zero_grad();
   }

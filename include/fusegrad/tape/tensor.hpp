@@ -287,8 +287,8 @@ class Tensor {
     return v.grad;
   }
 
-  // Whether a backward has given this leaf a gradient since its last zero_grad() (grad()
-  // would then return zeros).
+  /// Whether a backward has given this leaf a gradient since its last zero_grad() (grad()
+  /// would then return zeros).
   bool has_grad() const {
     const Variable<S, R>& v = var();
     return v.is_leaf() ? v.has_grad : v.has_retained;
