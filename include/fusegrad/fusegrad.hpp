@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // fusegrad: reverse-mode automatic differentiation of tensor programs on Eigen.
 #include "core/config.hpp"

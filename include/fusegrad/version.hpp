@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // fusegrad's version, the single place it is set: CMakeLists.txt reads these three
 // numbers for project() and the package's version file, so a build with CMake, one

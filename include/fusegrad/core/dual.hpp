@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Dual numbers: a value and a tangent (the derivative along one direction). A tensor of
 // Dual<S> is a dual tensor: evaluating any fusegrad expression on it computes values

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // NumPy broadcasting rules on run-time dimensions of compile-time ranks.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Contractions (tensordot, matmul, dot, outer): nodes that bound fused regions. Their
 // operands are evaluated once (a leaf's value is used in place), the product runs on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // 1-D and 2-D convolutions (cross-correlations, as PyTorch's conv1d / conv2d compute
 // them): input (N, C, H, W) and kernel (K, C, kh, kw) give (N, K, OH, OW) with

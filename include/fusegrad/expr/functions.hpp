@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The functions and operators users build expressions with. Each only assembles a
 // node; nothing is computed until the expression is assigned to a Tensor.

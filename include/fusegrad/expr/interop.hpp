@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Eigen matrices in and out.
 //   fg::constant(M)     an Eigen::Matrix, Eigen::Map or Eigen::Vector as a constant operand

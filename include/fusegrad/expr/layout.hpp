@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Layout operations as expression nodes: reshape, permute (transpose), broadcast_to,
 // slice, pad, reverse, concat and stack. Each node's forward is a lazy Eigen expression

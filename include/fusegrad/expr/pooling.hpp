@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // 2-D max and average pooling over (N, C, H, W), as PyTorch's max_pool2d and avg_pool2d
 // compute them (ceil_mode off; avg_pool2d counts the padding in its divisor):

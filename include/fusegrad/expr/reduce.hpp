@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // A reduction node. Its value is evaluated once, in prepare(), into a cache that the
 // enclosing expression reads (a reduction bounds a fused region, and Eigen would

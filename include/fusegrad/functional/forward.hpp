@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Forward mode and second order, on dual tensors (Tensor<Dual<S>, R>, see core/dual.hpp):
 //   fg::jvp(f, x, v)        (f(x), J v): one evaluation of f on x + εv

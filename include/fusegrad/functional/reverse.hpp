@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Functional forms of reverse mode: fg::grad, fg::value_and_grad, fg::vjp,
 // the Jacobian by rows (fg::jacobian is in forward.hpp) and fg::check_gradients.

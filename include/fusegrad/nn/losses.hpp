@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Neural-network primitives, written as compositions of fusegrad's own nodes, so they
 // fuse with the expressions around them and their gradients follow from the nodes':

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Adam and AdamW by the update rules PyTorch documents for torch.optim.Adam and AdamW
 // (so that runs compare step by step), at step t:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The binary files optimizers and parameter lists are saved to: a header naming what the
 // file holds and its scalar type, then counts and arrays. Saving writes a temporary file

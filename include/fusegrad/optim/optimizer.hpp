@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // What every optimizer shares: its parameters, zero_grad(), a learning rate that may
 // change between steps, and the step count; and the saving and loading of parameter

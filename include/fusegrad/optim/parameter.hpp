@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // What an optimizer updates: a leaf tensor of any rank, seen as a flat array of values
 // and gradients. A list of them is written `{W1, b1, W2, b2}`.

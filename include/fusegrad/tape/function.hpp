@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Your own operations: fg::apply(op, inputs...) runs op.forward on the inputs' values and
 // records op.backward for the reverse pass, so that code fusegrad cannot see into (an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The tape: statements recorded as graph nodes, and the reverse pass that runs them in
 // reverse topological order without recursion.

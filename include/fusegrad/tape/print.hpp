@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // std::cout << t for a fusegrad::Tensor: a header line with the type, the shape and
 // whether it requires a gradient, then the values as NumPy prints them (nested brackets,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // fusegrad::Tensor: a handle to a value and its gradient, as torch::Tensor is. Copies
 // share both; assigning an expression evaluates it (one fused Eigen evaluation) into a
