@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // fusegrad: reverse-mode automatic differentiation of tensor programs on Eigen.
 #include "core/config.hpp"
@@ -15,4 +16,6 @@
 #include "optim/optim.hpp"
 #include "tape/function.hpp"
 #include "tape/graph.hpp"
+#include "tape/print.hpp"
 #include "tape/tensor.hpp"
+#include "version.hpp"

@@ -1,5 +1,12 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Everything fusegrad needs from Eigen, and the few type names every layer shares.
+#if __cplusplus < 202002L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 202002L)
+// One clear line instead of hundreds of errors about concepts (g++ 12 defaults to C++17).
+#error "fusegrad needs C++20: compile with -std=c++20 (CMake's fusegrad::fusegrad target sets it)"
+// #error does not stop GCC; a missing header does, before the errors that would follow.
+#include <fusegrad_needs_cxx20_stop_here>
+#endif
 #include <unsupported/Eigen/CXX11/Tensor>
 
 #include <array>
@@ -9,14 +16,15 @@
 
 namespace fusegrad {
 
+/// Index and dimension type (Eigen's, signed).
 using Index = Eigen::Index;
 
-// Dimensions of a rank-R tensor, outermost first (NumPy order).
+/// Dimensions of a rank-R tensor, outermost first (NumPy order).
 template <std::size_t R>
 using Shape = std::array<Index, R>;
 
-// The storage of every fusegrad tensor: row-major, so that flat order, reshape and
-// initializer lists follow NumPy.
+/// The storage of every fusegrad tensor: row-major, so that flat order, reshape and
+/// initializer lists follow NumPy.
 template <class S, int R>
 using EigenTensor = Eigen::Tensor<S, R, Eigen::RowMajor>;
 

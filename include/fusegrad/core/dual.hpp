@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Dual numbers: a value and a tangent (the derivative along one direction). A tensor of
 // Dual<S> is a dual tensor: evaluating any fusegrad expression on it computes values
@@ -15,20 +16,30 @@
 
 namespace fusegrad {
 
+/// A dual number: a value and a tangent (its derivative along one direction). A tensor
+/// of `Dual<S>` runs forward mode (fg::jvp) and forward-over-reverse (fg::hvp).
 template <class S>
 struct Dual {
+  /// The value.
   S value{};
+  /// The derivative along the tangent direction.
   S tangent{};
 
   constexpr Dual() = default;
+  /// A number as a constant: tangent 0.
   template <class T>
     requires std::is_arithmetic_v<T>
   constexpr Dual(T v) : value(static_cast<S>(v)) {}
+  /// Value v with tangent t.
   constexpr Dual(S v, S t) : value(v), tangent(t) {}
 
+  /// *this + b, tangents added.
   Dual& operator+=(const Dual& b) { return *this = *this + b; }
+  /// *this - b, tangents subtracted.
   Dual& operator-=(const Dual& b) { return *this = *this - b; }
+  /// *this * b, tangent by the product rule.
   Dual& operator*=(const Dual& b) { return *this = *this * b; }
+  /// *this / b, tangent by the quotient rule.
   Dual& operator/=(const Dual& b) { return *this = *this / b; }
 
   friend Dual operator+(const Dual& a, const Dual& b) { return {a.value + b.value, a.tangent + b.tangent}; }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // A Lane of dual numbers: a packet of values and a packet of tangents (DualPacket),
 // answering the same calls as a Lane of plain numbers, so that the rules of ops/ run on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // A packet of dual numbers as two packets of plain numbers: the values and the
 // tangents. Dual<S> tensors store (value, tangent) pairs interleaved; SIMD code wants

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Elementwise helpers on operands that are either Eigen tensor expressions or plain
 // scalars (a scalar stands for a constant of the other operand's shape). The derivative

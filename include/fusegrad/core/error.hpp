@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The exceptions fusegrad throws. A shape_error always names the operation and the
 // shapes involved, so that the message alone locates the mistake.

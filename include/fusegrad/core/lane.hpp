@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // A Lane is one SIMD packet of values (or one value, for the tail of a loop) that
 // answers the same calls as an Eigen tensor expression: x.exp(), x.square(),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Per-thread stores of released memory, so that a loop building the same graph every
 // iteration (a training step) reuses the last iteration's memory instead of asking the

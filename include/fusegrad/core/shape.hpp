@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // NumPy broadcasting rules on run-time dimensions of compile-time ranks.
 #include <algorithm>
@@ -17,10 +18,10 @@ Index element_count(const Shape<R>& dims) {
   return n;
 }
 
-// The element count of a shape about to be created, or a shape_error naming `operation`
-// when the product of its non-zero dimensions exceeds what an Index can count. As NumPy
-// does, a size-0 dimension does not excuse the others: Eigen multiplies the dimensions
-// in order, and (2^40, 2^40, 0) would overflow on the way to 0.
+/// The element count of a shape about to be created, or a shape_error naming `operation`
+/// when the product of its non-zero dimensions exceeds what an Index can count. As NumPy
+/// does, a size-0 dimension does not excuse the others: Eigen multiplies the dimensions
+/// in order, and (2^40, 2^40, 0) would overflow on the way to 0.
 template <std::size_t R>
 Index checked_element_count(const Shape<R>& dims, std::string_view operation) {
   Index product = 1;

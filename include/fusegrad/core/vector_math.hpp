@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Transcendental functions for Eigen's packet (SIMD) path. Eigen 3.4 evaluates sin,
 // cos, tan and (for double) tanh one element at a time, and one such function in a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // How an operand of an elementwise node meets the node's broadcast shape: forward,
 // stretched (lazily) over the output; backward, its contribution summed back over the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // A plain operand meeting a dual one (a constant matrix inside a function being
 // differentiated in forward mode) is read as dual numbers with zero tangent.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Contractions (tensordot, matmul, dot, outer): nodes that bound fused regions. Their
 // operands are evaluated once (a leaf's value is used in place), the product runs on
@@ -559,14 +560,15 @@ auto make_contract(A&& a, B&& b, std::array<DimensionPair, P> pairs, const char*
 
 namespace fusegrad {
 
-// tensordot(a, b, {{1, 0}}): contracts a's dimension 1 with b's dimension 0 (NumPy's
-// tensordot with explicit axes); result dimensions: a's free ones, then b's.
+/// tensordot(a, b, {{1, 0}}): contracts a's dimension 1 with b's dimension 0 (NumPy's
+/// tensordot with explicit axes); result dimensions: a's free ones, then b's.
 template <Operand A, Operand B, std::size_t P>
 auto tensordot(const A& a, const B& b, const std::array<std::array<Index, 2>, P>& axes) {
   std::array<expr::DimensionPair, P> pairs;
   for (std::size_t i = 0; i < P; ++i) pairs[i] = {axes[i][0], axes[i][1]};
   return expr::make_contract<int(P)>(a, b, pairs, "tensordot");
 }
+/// tensordot with the pairs as a braced list: tensordot(a, b, {{1, 0}, {2, 1}}).
 template <Operand A, Operand B, std::size_t P>
 auto tensordot(const A& a, const B& b, const std::array<Index, 2> (&axes)[P]) {
   std::array<std::array<Index, 2>, P> list;
@@ -593,8 +595,8 @@ auto without_transpose(N&& node, Index& contracted_dimension) {
 }
 }  // namespace expr::detail
 
-// Matrix products: 2-D x 2-D, 2-D x 1-D (matrix-vector), 1-D x 2-D, and batched
-// 3-D x 3-D with equal batch sizes.
+/// Matrix products: 2-D x 2-D, 2-D x 1-D (matrix-vector), 1-D x 2-D, and batched
+/// 3-D x 3-D with equal batch sizes.
 template <Operand A, Operand B>
 auto matmul(const A& a, const B& b) {
   constexpr int ra = expr::node_of<A>::rank, rb = expr::node_of<B>::rank;
@@ -612,12 +614,13 @@ auto matmul(const A& a, const B& b) {
   }
 }
 
-// Inner product of two vectors (rank 0) and their outer product (rank 2).
+/// Inner product of two vectors (rank 0) and their outer product (rank 2).
 template <Operand A, Operand B>
 auto dot(const A& a, const B& b) {
   static_assert(expr::node_of<A>::rank == 1 && expr::node_of<B>::rank == 1, "fusegrad: dot takes two vectors");
   return expr::make_contract<1>(a, b, {expr::DimensionPair{0, 0}}, "dot");
 }
+/// Outer product u v^T of two vectors: (n,) and (m,) -> (n, m).
 template <Operand A, Operand B>
 auto outer(const A& a, const B& b) {
   static_assert(expr::node_of<A>::rank == 1 && expr::node_of<B>::rank == 1, "fusegrad: outer takes two vectors");

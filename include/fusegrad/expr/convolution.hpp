@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // 1-D and 2-D convolutions (cross-correlations, as PyTorch's conv1d / conv2d compute
 // them): input (N, C, H, W) and kernel (K, C, kh, kw) give (N, K, OH, OW) with
@@ -23,15 +24,18 @@
 
 namespace fusegrad {
 
-// How a convolution treats the input's borders. valid: no padding, the kernel stays inside
-// the input (OH = (H - kh) / sh + 1). same: OH = ceil(H / sh), with total zero padding
-// max((OH - 1) * sh + kh - H, 0) split as TensorFlow does (the smaller half before).
+/// How a convolution treats the input's borders. valid: no padding, the kernel stays inside
+/// the input (OH = (H - kh) / sh + 1). same: OH = ceil(H / sh), with total zero padding
+/// max((OH - 1) * sh + kh - H, 0) split as TensorFlow does (the smaller half before).
 enum class padding { valid, same };
 
-// A 2-D convolution's stride: one number for both dimensions, or {sh, sw}.
+/// A 2-D convolution's stride: one number for both dimensions, or {sh, sw}.
 struct conv_stride {
-  Index height = 1, width = 1;
+  Index height = 1;  ///< stride along H
+  Index width = 1;   ///< stride along W
+  /// The same stride s along both dimensions.
   conv_stride(Index s = 1) : height(s), width(s) {}  // NOLINT: implicit from a number by design
+  /// Stride h along H, w along W.
   conv_stride(Index h, Index w) : height(h), width(w) {}
 };
 
@@ -259,9 +263,9 @@ struct Convolution : expression_base {
 
 namespace fusegrad {
 
-// conv2d(input, kernel, stride = 1, padding = valid): input (N, C, H, W), kernel
-// (K, C, kh, kw) -> (N, K, OH, OW); stride a number or {sh, sw}. No bias: add one by
-// broadcasting, e.g. conv2d(x, k) + fg::reshape(b, {K, 1, 1}).
+/// conv2d(input, kernel, stride = 1, padding = valid): input (N, C, H, W), kernel
+/// (K, C, kh, kw) -> (N, K, OH, OW); stride a number or {sh, sw}. No bias: add one by
+/// broadcasting, e.g. conv2d(x, k) + fg::reshape(b, {K, 1, 1}).
 template <Operand I, Operand K>
 auto conv2d(const I& input, const K& kernel, conv_stride stride = 1, padding p = padding::valid) {
   static_assert(expr::node_of<I>::rank == 4, "fusegrad: conv2d takes an input of rank 4: (N, C, H, W)");
@@ -271,13 +275,14 @@ auto conv2d(const I& input, const K& kernel, conv_stride stride = 1, padding p =
   return expr::Convolution<expr::node_of<I>, expr::node_of<K>, 2>(expr::as_node(input), expr::as_node(kernel), stride,
                                                                   p, "conv2d");
 }
+/// conv2d with stride 1 and the given padding.
 template <Operand I, Operand K>
 auto conv2d(const I& input, const K& kernel, padding p) {
   return conv2d(input, kernel, conv_stride(1), p);
 }
 
-// conv1d(input, kernel, stride = 1, padding = valid): input (N, C, L), kernel (K, C, k)
-// -> (N, K, OL).
+/// conv1d(input, kernel, stride = 1, padding = valid): input (N, C, L), kernel (K, C, k)
+/// -> (N, K, OL).
 template <Operand I, Operand K>
 auto conv1d(const I& input, const K& kernel, Index stride = 1, padding p = padding::valid) {
   static_assert(expr::node_of<I>::rank == 3, "fusegrad: conv1d takes an input of rank 3: (N, C, L)");
@@ -287,6 +292,7 @@ auto conv1d(const I& input, const K& kernel, Index stride = 1, padding p = paddi
   return expr::Convolution<expr::node_of<I>, expr::node_of<K>, 1>(expr::as_node(input), expr::as_node(kernel),
                                                                   conv_stride(1, stride), p, "conv1d");
 }
+/// conv1d with stride 1 and the given padding.
 template <Operand I, Operand K>
 auto conv1d(const I& input, const K& kernel, padding p) {
   return conv1d(input, kernel, 1, p);

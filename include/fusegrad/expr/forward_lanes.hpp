@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Evaluating an elementwise region in one SIMD pass, a packet at a time, with the same
 // ops/ rules and operands as the fused adjoint (expr/lanes.hpp). Two cases take it:

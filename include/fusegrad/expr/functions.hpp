@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The functions and operators users build expressions with. Each only assembles a
 // node; nothing is computed until the expression is assigned to a Tensor.
@@ -97,17 +98,24 @@ template <class A, class B>
 concept ElementwisePair = (Operand<A> || Operand<B>) && (Operand<A> || Number<A>) && (Operand<B> || Number<B>);
 
 // Arithmetic, with NumPy broadcasting and numbers on either side.
+/// a + b elementwise, broadcast as NumPy does; numbers on either side.
+/// Throws fusegrad::shape_error when the shapes do not broadcast.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator+(A&& a, B&& b) { return expr::make_zip(ops::Add{}, std::forward<A>(a), std::forward<B>(b)); }
+/// a - b elementwise, broadcast; throws shape_error as operator+.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator-(A&& a, B&& b) { return expr::make_zip(ops::Subtract{}, std::forward<A>(a), std::forward<B>(b)); }
+/// a * b elementwise, broadcast; throws shape_error as operator+.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator*(A&& a, B&& b) { return expr::make_zip(ops::Multiply{}, std::forward<A>(a), std::forward<B>(b)); }
+/// a / b elementwise, broadcast; throws shape_error as operator+.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator/(A&& a, B&& b) { return expr::make_zip(ops::Divide{}, std::forward<A>(a), std::forward<B>(b)); }
+/// -x elementwise.
 template <Operand X>
 auto operator-(X&& x) { return expr::make_map(ops::Negate{}, std::forward<X>(x)); }
 
+/// a^b elementwise, broadcast; b a number or an operand (then d/db = a^b ln a).
 template <class A, class B> requires ElementwisePair<A, B>
 auto pow(const A& a, const B& b) {
   if constexpr (Number<B>) {
@@ -117,29 +125,39 @@ auto pow(const A& a, const B& b) {
     return expr::make_zip(ops::Pow<typename expr::common_scalar<A, B>::type>{}, a, b);
   }
 }
+/// The larger of a and b elementwise, broadcast; NaN propagates; a tie sends the gradient to a.
 template <class A, class B> requires ElementwisePair<A, B>
 auto maximum(const A& a, const B& b) {
   return expr::make_zip(ops::Maximum<typename expr::common_scalar<A, B>::type>{}, a, b);
 }
+/// The smaller of a and b elementwise, broadcast; NaN propagates; a tie sends the gradient to a.
 template <class A, class B> requires ElementwisePair<A, B>
 auto minimum(const A& a, const B& b) {
   return expr::make_zip(ops::Minimum<typename expr::common_scalar<A, B>::type>{}, a, b);
 }
 
 // Comparisons give masks for `where`; they carry no gradient.
+/// Masks a > b, a >= b, a < b, a <= b, a == b, a != b elementwise, broadcast:
+/// conditions for fg::where, with no gradient.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator>(const A& a, const B& b) { return expr::make_compare(ops::Greater{}, a, b); }
+/// Mask a >= b, for fg::where.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator>=(const A& a, const B& b) { return expr::make_compare(ops::GreaterEqual{}, a, b); }
+/// Mask a < b, for fg::where.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator<(const A& a, const B& b) { return expr::make_compare(ops::Less{}, a, b); }
+/// Mask a <= b, for fg::where.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator<=(const A& a, const B& b) { return expr::make_compare(ops::LessEqual{}, a, b); }
+/// Mask a == b, for fg::where.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator==(const A& a, const B& b) { return expr::make_compare(ops::Equal{}, a, b); }
+/// Mask a != b, for fg::where.
 template <class A, class B> requires ElementwisePair<A, B>
 auto operator!=(const A& a, const B& b) { return expr::make_compare(ops::NotEqual{}, a, b); }
 
+/// a where condition holds, else b (broadcast); the gradient goes to the branch taken, none to condition.
 template <Operand C, class A, class B>
   requires(Operand<A> || Number<A>) && (Operand<B> || Number<B>)
 auto where(const C& condition, const A& a, const B& b) {
@@ -152,33 +170,44 @@ auto where(const C& condition, const A& a, const B& b) {
 }
 
 // Elementwise functions.
+/// e^x elementwise.
 template <Operand X> auto exp(X&& x) { return expr::make_map(ops::Exp{}, std::forward<X>(x)); }
+/// ln x elementwise.
 template <Operand X> auto log(X&& x) { return expr::make_map(ops::Log{}, std::forward<X>(x)); }
+/// sin x elementwise (SLEEF's packets when FUSEGRAD_HAS_SLEEF=1).
 template <Operand X> auto sin(X&& x) { return expr::make_map(ops::Sin{}, std::forward<X>(x)); }
+/// cos x elementwise (SLEEF's packets when FUSEGRAD_HAS_SLEEF=1).
 template <Operand X> auto cos(X&& x) { return expr::make_map(ops::Cos{}, std::forward<X>(x)); }
+/// tan x elementwise (SLEEF's packets when FUSEGRAD_HAS_SLEEF=1).
 template <Operand X> auto tan(X&& x) { return expr::make_map(ops::Tan{}, std::forward<X>(x)); }
+/// tanh x elementwise.
 template <Operand X> auto tanh(X&& x) { return expr::make_map(ops::Tanh{}, std::forward<X>(x)); }
+/// 1 / (1 + e^-x) elementwise.
 template <Operand X> auto sigmoid(X&& x) { return expr::make_map(ops::Sigmoid{}, std::forward<X>(x)); }
+/// max(x, 0) elementwise; gradient 0 at 0.
 template <Operand X> auto relu(X&& x) { return expr::make_map(ops::Relu{}, std::forward<X>(x)); }
+/// Square root elementwise.
 template <Operand X> auto sqrt(X&& x) { return expr::make_map(ops::Sqrt{}, std::forward<X>(x)); }
+/// |x| elementwise; gradient sign(x), 0 at 0.
 template <Operand X> auto abs(X&& x) { return expr::make_map(ops::Abs{}, std::forward<X>(x)); }
+/// x^2 elementwise.
 template <Operand X> auto square(X&& x) { return expr::make_map(ops::Square{}, std::forward<X>(x)); }
 
-// clamp(x, lo, hi); an infinite bound means no bound on that side.
+/// clamp(x, lo, hi); an infinite bound means no bound on that side.
 template <Operand X, Number L, Number H>
 auto clamp(const X& x, L lo, H hi) {
   using S = typename expr::node_of<X>::Scalar;
   return expr::make_map(ops::Clamp<S>{static_cast<S>(lo), static_cast<S>(hi)}, x);
 }
 
-// The seeds' generic primitives with user functions on scalars.
-// map(x, f, df): f(x) elementwise, df its derivative.
+/// The seeds' generic primitives with user functions on scalars.
+/// map(x, f, df): f(x) elementwise, df its derivative.
 template <Operand X, class F, class DF>
 auto map(const X& x, F f, DF df) {
   using S = typename expr::node_of<X>::Scalar;
   return expr::make_map(ops::UserMap<S, F, DF>{std::move(f), std::move(df)}, x);
 }
-// zip(x, y, f, dfdx, dfdy): f(x, y) elementwise with broadcasting, and its partials.
+/// zip(x, y, f, dfdx, dfdy): f(x, y) elementwise with broadcasting, and its partials.
 template <class A, class B, class F, class DX, class DY> requires ElementwisePair<A, B>
 auto zip(const A& a, const B& b, F f, DX dfdx, DY dfdy) {
   using S = typename expr::common_scalar<A, B>::type;
@@ -203,16 +232,23 @@ auto reduction(Rule rule, const X& x, expr::keep_dims_t) {
   return expr::make_reduce<Rule, true>(std::move(rule), x, expr::all_axes<expr::node_of<X>::rank>());
 }
 
+/// Sum of x: over every dimension (rank 0), or sum(x, fg::dims(...)) over the listed ones, with a
+/// final fg::keep_dims to keep them as size 1. Throws shape_error for a dimension out of range.
 template <Operand X, class... Options> auto sum(X&& x, Options... o) { return reduction(ops::Sum{}, std::forward<X>(x), o...); }
+/// Mean of x, over dimensions as fg::sum.
 template <Operand X, class... Options> auto mean(X&& x, Options... o) { return reduction(ops::Mean{}, std::forward<X>(x), o...); }
+/// Largest element of x, over dimensions as fg::sum; ties share the gradient.
 template <Operand X, class... Options> auto max(X&& x, Options... o) { return reduction(ops::Max{}, std::forward<X>(x), o...); }
+/// Smallest element of x, over dimensions as fg::sum; ties share the gradient.
 template <Operand X, class... Options> auto min(X&& x, Options... o) { return reduction(ops::Min{}, std::forward<X>(x), o...); }
+/// Product of x, over dimensions as fg::sum; exact gradient also with zeros.
 template <Operand X, class... Options> auto prod(X&& x, Options... o) { return reduction(ops::Prod{}, std::forward<X>(x), o...); }
+/// log(sum(e^x)), computed stably, over dimensions as fg::sum; gradient softmax(x).
 template <Operand X, class... Options>
 auto logsumexp(X&& x, Options... o) { return reduction(ops::LogSumExp{}, std::forward<X>(x), o...); }
 
-// reduce(x, [axes, [keep_dims,]] initial, combine, partial): a user reduction where
-// combine(accumulated, element) folds and partial(element, result) = d result / d element.
+/// reduce(x, [axes, [keep_dims,]] initial, combine, partial): a user reduction where
+/// combine(accumulated, element) folds and partial(element, result) = d result / d element.
 template <Operand X, class... Arguments>
 auto reduce(const X& x, Arguments... arguments) {
   using S = typename expr::node_of<X>::Scalar;

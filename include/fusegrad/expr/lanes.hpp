@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The fused adjoint: the backward of an elementwise region (maps and zips over leaves,
 // constants, stored values and single values stretched over the region) in ONE pass

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Layout operations as expression nodes: reshape, permute (transpose), broadcast_to,
 // slice, pad, reverse, concat and stack. Each node's forward is a lazy Eigen expression
@@ -395,11 +396,12 @@ auto make_concat_leaves(const auto& tensors, Index dim) {
 
 namespace fusegrad {
 
-// reshape(x, {3, 4}): the count of dimensions fixes the new rank; one may be -1 (inferred).
+/// reshape(x, {3, 4}): the count of dimensions fixes the new rank; one may be -1 (inferred).
 template <Operand X, std::size_t N>
 auto reshape(const X& x, const std::array<Index, N>& dims) {
   return expr::Reshape<expr::node_of<X>, int(N)>(expr::as_node(x), dims);
 }
+/// reshape with the dimensions as a braced list.
 template <Operand X, std::size_t N>
 auto reshape(const X& x, const Index (&dims)[N]) {
   return reshape(x, std::to_array(dims));
@@ -409,8 +411,8 @@ auto reshape(const X& x, const Index (&dims)[N]) {
 // empty std::array or C array).
 struct no_dimensions {};
 
-// permute(x, {2, 0, 1}): result dimension i is x's dimension perm[i]. A rank-0 x is
-// returned as it is (permute(x, {}), as NumPy's).
+/// permute(x, {2, 0, 1}): result dimension i is x's dimension perm[i]. A rank-0 x is
+/// returned as it is (permute(x, {}), as NumPy's).
 template <Operand X, std::size_t N>
 auto permute(const X& x, const std::array<Index, N>& perm) {
   using Node = expr::node_of<X>;
@@ -421,16 +423,18 @@ auto permute(const X& x, const std::array<Index, N>& perm) {
   else
     return expr::Permute<Node>(expr::as_node(x), perm);
 }
+/// permute(x, {}) of a rank-0 x: x itself.
 template <Operand X>
 auto permute(const X& x, no_dimensions) {
   return permute(x, std::array<Index, 0>{});
 }
+/// permute with the order as a braced list.
 template <Operand X, std::size_t N>
 auto permute(const X& x, const Index (&perm)[N]) {
   return permute(x, std::to_array(perm));
 }
 
-// transpose(x) of a matrix: permute(x, {1, 0}); of a rank-0 x, x.
+/// transpose(x) of a matrix: permute(x, {1, 0}); of a rank-0 x, x.
 template <Operand X>
 auto transpose(const X& x) {
   constexpr int rank = expr::node_of<X>::rank;
@@ -442,7 +446,7 @@ auto transpose(const X& x) {
     return permute(x, std::array<Index, 2>{1, 0});
 }
 
-// broadcast_to(x, {8, 3, 4}): x stretched to the target dimensions by NumPy's rules.
+/// broadcast_to(x, {8, 3, 4}): x stretched to the target dimensions by NumPy's rules.
 template <Operand X, std::size_t N>
 auto broadcast_to(const X& x, const std::array<Index, N>& target) {
   using Node = expr::node_of<X>;
@@ -452,68 +456,75 @@ auto broadcast_to(const X& x, const std::array<Index, N>& target) {
   else
     return expr::BroadcastTo<Node, int(N)>(expr::as_node(x), target);
 }
+/// broadcast_to(x, {}) of a rank-0 x: x itself.
 template <Operand X>
 auto broadcast_to(const X& x, no_dimensions) {
   return broadcast_to(x, std::array<Index, 0>{});
 }
+/// broadcast_to with the target as a braced list.
 template <Operand X, std::size_t N>
 auto broadcast_to(const X& x, const Index (&target)[N]) {
   return broadcast_to(x, std::to_array(target));
 }
 
-// slice(x, {offsets...}, {extents...}), as Eigen's slice.
+/// slice(x, {offsets...}, {extents...}), as Eigen's slice.
 template <Operand X, std::size_t N>
 auto slice(const X& x, const std::array<Index, N>& offsets, const std::array<Index, N>& extents) {
   using Node = expr::node_of<X>;
   static_assert(int(N) == Node::rank, "fusegrad: slice: give one offset and one extent per dimension of the operand");
   return expr::Slice<Node>(expr::as_node(x), offsets, extents);
 }
+/// slice with offsets and extents as braced lists.
 template <Operand X, std::size_t N>
 auto slice(const X& x, const Index (&offsets)[N], const Index (&extents)[N]) {
   return slice(x, std::to_array(offsets), std::to_array(extents));
 }
 
-// pad(x, {{1, 1}, {0, 2}}): zeros before and after each dimension.
+/// pad(x, {{1, 1}, {0, 2}}): zeros before and after each dimension.
 template <Operand X, std::size_t N>
 auto pad(const X& x, const std::array<std::pair<Index, Index>, N>& paddings) {
   using Node = expr::node_of<X>;
   static_assert(int(N) == Node::rank, "fusegrad: pad: give one (before, after) pair per dimension of the operand");
   return expr::Pad<Node>(expr::as_node(x), paddings);
 }
+/// pad with the (before, after) pairs as a braced list.
 template <Operand X, std::size_t N>
 auto pad(const X& x, const std::pair<Index, Index> (&paddings)[N]) {
   return pad(x, std::to_array(paddings));
 }
 
-// reverse(x, fg::dims(0, 2)) reverses the listed dimensions; reverse(x), all of them.
+/// reverse(x, fg::dims(0, 2)) reverses the listed dimensions; reverse(x), all of them.
 template <Operand X, int K>
 auto reverse(const X& x, expr::Axes<K> axes) {
   using Node = expr::node_of<X>;
   static_assert(K <= Node::rank, "fusegrad: reverse lists more dimensions than its operand has");
   return expr::Reverse<Node>(expr::as_node(x), axes.values);
 }
+/// x with every dimension reversed.
 template <Operand X>
 auto reverse(const X& x) {
   return expr::Reverse<expr::node_of<X>>(expr::as_node(x), expr::all_axes<expr::node_of<X>::rank>());
 }
 
-// concat({a, b, c}, dim): tensors of equal shapes but along dim, joined along dim.
+/// concat({a, b, c}, dim): tensors of equal shapes but along dim, joined along dim.
 template <class S, int R>
 auto concat(const std::vector<Tensor<S, R>>& tensors, Index dim = 0) {
   static_assert(R >= 1, "fusegrad: concat needs operands of rank 1 or more (stack joins rank-0 tensors)");
   return expr::make_concat_leaves<expr::Concat<expr::Leaf<S, R>, R>>(tensors, dim);
 }
+/// concat of a braced list of tensors.
 template <class S, int R>
 auto concat(std::initializer_list<Tensor<S, R>> tensors, Index dim = 0) {
   static_assert(R >= 1, "fusegrad: concat needs operands of rank 1 or more (stack joins rank-0 tensors)");
   return expr::make_concat_leaves<expr::Concat<expr::Leaf<S, R>, R>>(tensors, dim);
 }
 
-// stack({a, b}, dim): tensors of one shape along a new dimension of size N at position dim.
+/// stack({a, b}, dim): tensors of one shape along a new dimension of size N at position dim.
 template <class S, int R>
 auto stack(const std::vector<Tensor<S, R>>& tensors, Index dim = 0) {
   return expr::make_concat_leaves<expr::Concat<expr::Leaf<S, R>, R + 1>>(tensors, dim);
 }
+/// stack of a braced list of tensors.
 template <class S, int R>
 auto stack(std::initializer_list<Tensor<S, R>> tensors, Index dim = 0) {
   return expr::make_concat_leaves<expr::Concat<expr::Leaf<S, R>, R + 1>>(tensors, dim);

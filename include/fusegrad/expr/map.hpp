@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // An elementwise unary node: out = f(child), d child = g * f'(child).
 #include "../ops/markers.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // A rank-0 subexpression stretched over a tensor (log(sigma) in y / sigma - log(sigma))
 // would be recomputed for every element it is stretched over; it is evaluated once, in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // 2-D max and average pooling over (N, C, H, W), as PyTorch's max_pool2d and avg_pool2d
 // compute them (ceil_mode off; avg_pool2d counts the padding in its divisor):
@@ -19,7 +20,7 @@
 
 namespace fusegrad {
 
-// A pooling's window, stride (the window's size when not given) and zero padding.
+/// A pooling's window, stride (the window's size when not given) and zero padding.
 struct pool_window {
   Index height, width;
   pool_window(Index k) : height(k), width(k) {}  // NOLINT: implicit from a number by design
@@ -149,8 +150,8 @@ struct Pool2d : expression_base {
 
 namespace fusegrad {
 
-// max_pool2d(x, kernel, stride = kernel, padding = 0): x (N, C, H, W) -> (N, C, OH, OW),
-// each a window's largest element; kernel, stride and padding a number or {h, w}.
+/// max_pool2d(x, kernel, stride = kernel, padding = 0): x (N, C, H, W) -> (N, C, OH, OW),
+/// each a window's largest element; kernel, stride and padding a number or {h, w}.
 template <Operand X>
 auto max_pool2d(const X& x, pool_window kernel, std::optional<pool_window> stride = std::nullopt,
                 pool_window padding = 0) {
@@ -158,8 +159,8 @@ auto max_pool2d(const X& x, pool_window kernel, std::optional<pool_window> strid
   return expr::Pool2d<expr::node_of<X>, true>(expr::as_node(x), kernel, stride.value_or(kernel), padding);
 }
 
-// avg_pool2d(x, kernel, stride = kernel, padding = 0): each a window's mean, the zero
-// padding counted in the divisor (PyTorch's count_include_pad).
+/// avg_pool2d(x, kernel, stride = kernel, padding = 0): each a window's mean, the zero
+/// padding counted in the divisor (PyTorch's count_include_pad).
 template <Operand X>
 auto avg_pool2d(const X& x, pool_window kernel, std::optional<pool_window> stride = std::nullopt,
                 pool_window padding = 0) {

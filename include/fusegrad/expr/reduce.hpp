@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // A reduction node. Its value is evaluated once, in prepare(), into a cache that the
 // enclosing expression reads (a reduction bounds a fused region, and Eigen would
@@ -39,8 +40,8 @@ struct Reduce : expression_base {
   // A full logsumexp m + log(s), s = sum(exp(x - m)), computes the region exp(x - m) with
   // its gradients in one pass after the max: d/dx = exp(x - m) / s, so backward only
   // scales the stored exponentials by g / s.
-  static constexpr bool shifted_exponentials = reduced_rank == 0 && input_rank > 0 &&
-                                               std::is_same_v<Rule, ops::LogSumExp>;
+  static constexpr bool shifted_exponentials =
+      reduced_rank == 0 && std::is_same_v<Rule, ops::LogSumExp> && input_rank > 0;
   auto exponentials(Scalar shift) const {
     return Map<ops::Exp, Zip<ops::Subtract, Child, Constant<Scalar>>>(
         ops::Exp{}, Zip<ops::Subtract, Child, Constant<Scalar>>(ops::Subtract{}, child, Constant<Scalar>(shift)));
@@ -208,11 +209,13 @@ struct keep_dims_t {};
 
 namespace fusegrad {
 
+/// The dimensions a reduction or reverse works on: fg::sum(x, fg::dims(0, 2)).
 template <std::integral... I>
 expr::Axes<sizeof...(I)> dims(I... axes) {
   return {{static_cast<Index>(axes)...}};
 }
 
+/// Keeps reduced dimensions as size 1: fg::sum(x, fg::dims(1), fg::keep_dims).
 inline constexpr expr::keep_dims_t keep_dims{};
 
 }  // namespace fusegrad

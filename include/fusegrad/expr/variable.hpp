@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // What a tensor handle points to: a value, its gradient, and the graph node that
 // produced it. Expression leaves hold these by shared pointer, so an expression never

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // An elementwise binary node with NumPy broadcasting: out = f(left, right), and each
 // operand receives g times its partial, summed back to its own shape.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Forward mode and second order, on dual tensors (Tensor<Dual<S>, R>, see core/dual.hpp):
 //   fg::jvp(f, x, v)        (f(x), J v): one evaluation of f on x + εv
@@ -13,6 +14,8 @@
 
 namespace fusegrad {
 
+/// How fg::jacobian differentiates: forward mode when x is smaller than f(x), else reverse
+/// (automatic), or the mode named.
 enum class mode { automatic, forward, reverse };
 
 namespace functional_detail {
@@ -56,7 +59,7 @@ auto values_of(const T& t) {
 
 }  // namespace functional_detail
 
-// Jacobian-vector product: (f(x), J v), v of x's shape.
+/// Jacobian-vector product: (f(x), J v), v of x's shape.
 template <class F, class S, int R, class V>
 auto jvp(F f, const Tensor<S, R>& x, const V& v) {
   Tensor<Dual<S>, R> dual = functional_detail::dual_tensor<S, R>(x.value(), functional_detail::values_of(v));
@@ -81,7 +84,7 @@ auto jvp(F f, const Tensor<S, R>& x, const V& v) {
   }
 }
 
-// Hessian-vector product of a scalar function: H v, v of x's shape.
+/// Hessian-vector product of a scalar function: H v, v of x's shape.
 template <class F, class S, int R, class V>
 EigenTensor<S, R> hvp(F f, const Tensor<S, R>& x, const V& v) {
   Tensor<Dual<S>, R> dual = functional_detail::dual_tensor<S, R>(x.value(), functional_detail::values_of(v));
@@ -92,8 +95,8 @@ EigenTensor<S, R> hvp(F f, const Tensor<S, R>& x, const V& v) {
   return functional_detail::tangent_part(dual.grad());
 }
 
-// The Hessian of a scalar function, of shape (x.size(), x.size()) in flat row-major
-// indices.
+/// The Hessian of a scalar function, of shape (x.size(), x.size()) in flat row-major
+/// indices.
 template <class F, class S, int R>
 EigenTensor<S, 2> hessian(F f, const Tensor<S, R>& x) {
   EigenTensor<S, 2> h(x.size(), x.size());
@@ -107,8 +110,8 @@ EigenTensor<S, 2> hessian(F f, const Tensor<S, R>& x) {
   return h;
 }
 
-// The Jacobian of f at x, of shape (f(x).size(), x.size()) in flat row-major indices:
-// J(i, j) = d f(x)_i / d x_j.
+/// The Jacobian of f at x, of shape (f(x).size(), x.size()) in flat row-major indices:
+/// J(i, j) = d f(x)_i / d x_j.
 template <class F, class S, int R>
 EigenTensor<S, 2> jacobian(F f, const Tensor<S, R>& x, mode m = mode::automatic) {
   auto value = functional_detail::value_at(f, x);

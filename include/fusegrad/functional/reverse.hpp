@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Functional forms of reverse mode: fg::grad, fg::value_and_grad, fg::vjp,
 // the Jacobian by rows (fg::jacobian is in forward.hpp) and fg::check_gradients.
@@ -88,8 +89,8 @@ using output_of = decltype(run(std::declval<F&>(), nullptr, std::declval<Inputs&
 
 }  // namespace functional_detail
 
-// The value and gradient of a scalar function: value_and_grad(f, x) gives (f(x),
-// d f / d x) with the gradient of x's shape; with several inputs, a tuple of gradients.
+/// The value and gradient of a scalar function: value_and_grad(f, x) gives (f(x),
+/// d f / d x) with the gradient of x's shape; with several inputs, a tuple of gradients.
 template <class F, Operand... Inputs>
 auto value_and_grad(F f, const Inputs&... inputs) {
   static_assert(functional_detail::output_of<F, Inputs...>::NumIndices == 0,
@@ -105,12 +106,13 @@ auto value_and_grad(F f, const Inputs&... inputs) {
     return std::make_pair(value(), gradients);
 }
 
+/// The gradient of a scalar function: value_and_grad(f, inputs...).second.
 template <class F, Operand... Inputs>
 auto grad(F f, const Inputs&... inputs) {
   return value_and_grad(std::move(f), inputs...).second;
 }
 
-// Vector-Jacobian product: (f(x), u^T J) for u of f(x)'s shape.
+/// Vector-Jacobian product: (f(x), u^T J) for u of f(x)'s shape.
 template <class F, class S, int R, class U>
 auto vjp(F f, const Tensor<S, R>& x, const U& u) {
   using Out = functional_detail::output_of<F, Tensor<S, R>>;
@@ -150,18 +152,20 @@ EigenTensor<S, 2> jacobian_by_rows(F f, const Tensor<S, R>& x, Out seed) {
 }
 }  // namespace functional_detail
 
-// The outcome of fg::check_gradients: the worst disagreement between reverse mode and
-// central differences, and where it occurred.
+/// The outcome of fg::check_gradients: the worst disagreement between reverse mode and
+/// central differences, and where it occurred.
 struct gradient_check_report {
-  double worst_error = 0;  // |reverse - numeric| / max(1, |numeric|)
-  int input = -1;          // which input, from 0
-  Index element = -1;      // flat row-major index in that input
-  double reverse = 0, numeric = 0;
+  double worst_error = 0;  ///< |reverse - numeric| / max(1, |numeric|)
+  int input = -1;          ///< which input, from 0
+  Index element = -1;      ///< flat row-major index in that input
+  double reverse = 0;  ///< the reverse-mode derivative there
+  double numeric = 0;  ///< the central difference there
+  /// Whether the worst error is at most tolerance.
   bool within(double tolerance) const { return worst_error <= tolerance; }
 };
 
-// Compares the reverse-mode gradient of a scalar function with central differences at
-// every element of every input. The inputs are not modified.
+/// Compares the reverse-mode gradient of a scalar function with central differences at
+/// every element of every input. The inputs are not modified.
 template <class F, Operand... Inputs>
 gradient_check_report check_gradients(F f, const Inputs&... inputs) {
   gradient_check_report report;

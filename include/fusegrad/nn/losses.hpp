@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Neural-network primitives, written as compositions of fusegrad's own nodes, so they
 // fuse with the expressions around them and their gradients follow from the nodes':
@@ -12,7 +13,7 @@
 
 namespace fusegrad {
 
-// How a loss combines the per-example losses of a batch.
+/// How a loss combines the per-example losses of a batch.
 enum class loss_reduction { mean, sum };
 
 namespace detail {
@@ -48,6 +49,7 @@ auto log_softmax_of_tensor(const Tensor<S, R>& x, int dim) {
 
 // x is read twice: an expression (a matrix product, say) is evaluated once, as a
 // statement of its own, rather than twice forward and twice backward.
+/// log_softmax(x, dim) = x - logsumexp(x, dim), stably, with dim kept.
 template <Operand X>
 auto log_softmax(const X& x, int dim) {
   if constexpr (expr::is_tensor<X>)
@@ -56,12 +58,13 @@ auto log_softmax(const X& x, int dim) {
     return detail::log_softmax_of_tensor(eval(x), dim);
 }
 
+/// softmax(x, dim) = e^x / sum(e^x) along dim, stably.
 template <Operand X>
 auto softmax(const X& x, int dim) {
   return exp(log_softmax(x, dim));
 }
 
-// Cross-entropy of logits (batch, classes) against target probabilities of that shape.
+/// Cross-entropy of logits (batch, classes) against target probabilities of that shape.
 template <Operand L, Operand T>
 auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = loss_reduction::mean) {
   using Node = expr::node_of<L>;
@@ -75,7 +78,7 @@ auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = 
   return sum(target * log_softmax(logits, 1)) * scale;
 }
 
-// Cross-entropy of logits (batch, classes) against integer class labels, one per row.
+/// Cross-entropy of logits (batch, classes) against integer class labels, one per row.
 template <Operand L>
 auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reduction reduction = loss_reduction::mean) {
   using Node = expr::node_of<L>;
@@ -96,7 +99,7 @@ auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reducti
   return cross_entropy(logits, Tensor<S, 2>(std::move(one_hot)), reduction);
 }
 
-// Mean squared error.
+/// Mean squared error.
 template <class A, class B>
   requires ElementwisePair<A, B>
 auto mse(const A& prediction, const B& target) {

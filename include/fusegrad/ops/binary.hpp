@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The catalogue of elementwise binary primitives (the seeds' `zip`). Each rule holds
 // `value(x, y)` next to its partial derivatives `d_left(x, y)` = df/dx and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Derivatives that are the constants 1 or -1 are returned as these markers, so that
 // the adjoint passes the upstream gradient on without multiplying it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The catalogue of reductions (the seeds' `reduce`). Each rule holds its forward
 // `evaluate(x, axes, out, broadcast)` next to `partial(x, r, state, broadcast)`, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The catalogue of elementwise unary primitives (the seeds' `map`). Each rule holds
 // its forward `value(x)` next to its derivative `derivative(x)` = f'(x); the reverse

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Adam and AdamW by the update rules PyTorch documents for torch.optim.Adam and AdamW
 // (so that runs compare step by step), at step t:
@@ -114,7 +115,7 @@ class Adam : public detail::AdamFamily<S, false> {
   Adam(ParameterList<S> parameters, AdamOptions options = {}) : detail::AdamFamily<S, false>(std::move(parameters), options) {}
 };
 
-// AdamW: PyTorch's default weight decay for AdamW is 0.01.
+/// AdamW: PyTorch's default weight decay for AdamW is 0.01.
 template <class S = double>
 class AdamW : public detail::AdamFamily<S, true> {
  public:

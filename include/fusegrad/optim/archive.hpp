@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The binary files optimizers and parameter lists are saved to: a header naming what the
 // file holds and its scalar type, then counts and arrays. Saving writes a temporary file
@@ -38,7 +39,7 @@ class Writer {
     word(count);
     out_.write(reinterpret_cast<const char*>(data), std::streamsize(count * sizeof(S)));
   }
-  // Makes the file appear under its name, whole.
+  /// Makes the file appear under its name, whole.
   void commit() {
     out_.flush();
     out_.close();
@@ -78,7 +79,7 @@ class Reader {
     take(&value, sizeof value);
     return value;
   }
-  // An array that must hold `expected` elements (what the receiving parameter holds).
+  /// An array that must hold `expected` elements (what the receiving parameter holds).
   template <class S>
   std::vector<S> array(std::uint64_t expected, const std::string& what) {
     const auto count = word<std::uint64_t>();

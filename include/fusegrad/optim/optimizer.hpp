@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // What every optimizer shares: its parameters, zero_grad(), a learning rate that may
 // change between steps, and the step count; and the saving and loading of parameter
@@ -22,7 +23,7 @@ class Optimizer {
   }
   virtual ~Optimizer() = default;
 
-  // Sets every parameter's gradient to none (its storage is kept for the next backward).
+  /// Sets every parameter's gradient to none (its storage is kept for the next backward).
   void zero_grad() {
     for (Parameter<S>& p : parameters_) p.zero_grad();
   }

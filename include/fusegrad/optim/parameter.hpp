@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // What an optimizer updates: a leaf tensor of any rank, seen as a flat array of values
 // and gradients. A list of them is written `{W1, b1, W2, b2}`.
@@ -21,12 +22,12 @@ class Parameter {
 
   Index size() const { return held_->size(); }
   std::string shape() const { return held_->shape(); }
-  // The values to update in place. (Counts as a change of the tensor: a graph recorded
-  // before the step cannot be differentiated after it.)
+  /// The values to update in place. (Counts as a change of the tensor: a graph recorded
+  /// before the step cannot be differentiated after it.)
   S* values() { return held_->values(); }
   const S* read_values() const { return held_->read_values(); }
-  // The accumulated gradient, or nullptr when no backward reached the parameter since
-  // its last zero_grad (the parameter is then left alone, as PyTorch leaves a None grad).
+  /// The accumulated gradient, or nullptr when no backward reached the parameter since
+  /// its last zero_grad (the parameter is then left alone, as PyTorch leaves a None grad).
   const S* gradient() const { return held_->gradient(); }
   void zero_grad() { held_->zero_grad(); }
 

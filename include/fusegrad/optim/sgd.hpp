@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Stochastic gradient descent with momentum, Nesterov momentum and weight decay, by the
 // update rule PyTorch documents for torch.optim.SGD (so that runs compare step by step):

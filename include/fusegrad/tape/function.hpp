@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Your own operations: fg::apply(op, inputs...) runs op.forward on the inputs' values and
 // records op.backward for the reverse pass, so that code fusegrad cannot see into (an
@@ -239,11 +240,11 @@ auto evaluate(Op& op, const Inputs&... inputs) {
 
 }  // namespace function_detail
 
-// The output of op.forward on the inputs' values, as a Tensor; when a gradient is wanted,
-// the call is recorded and op.backward gives the inputs' gradients in the reverse pass.
-// Inputs may be tensors or expressions (evaluated first), of any ranks, of one scalar
-// type. Throws what op throws, and shape_error when backward returns a gradient of the
-// wrong shape (at backward, before any gradient of that call is added).
+/// The output of op.forward on the inputs' values, as a Tensor; when a gradient is wanted,
+/// the call is recorded and op.backward gives the inputs' gradients in the reverse pass.
+/// Inputs may be tensors or expressions (evaluated first), of any ranks, of one scalar
+/// type. Throws what op throws, and shape_error when backward returns a gradient of the
+/// wrong shape (at backward, before any gradient of that call is added).
 template <class Op, Operand... Inputs>
 auto apply(Op op, const Inputs&... inputs) {
   static_assert(sizeof...(Inputs) >= 1, "fusegrad: fg::apply needs at least one input");
@@ -331,11 +332,11 @@ struct Recompute {
 
 }  // namespace function_detail
 
-// f(inputs...) without keeping its intermediate results: f runs with recording off, and
-// runs again during backward (recording) to differentiate it. Gradients equal those
-// without checkpointing when f computes the same thing both times (no randomness or
-// state of its own). f takes the inputs as Tensors and returns a Tensor or an expression;
-// inputs may be tensors or expressions (evaluated first).
+/// f(inputs...) without keeping its intermediate results: f runs with recording off, and
+/// runs again during backward (recording) to differentiate it. Gradients equal those
+/// without checkpointing when f computes the same thing both times (no randomness or
+/// state of its own). f takes the inputs as Tensors and returns a Tensor or an expression;
+/// inputs may be tensors or expressions (evaluated first).
 template <class F, Operand... Inputs>
 auto checkpoint(F f, const Inputs&... inputs) {
   auto tensors = std::make_tuple(function_detail::as_tensor(inputs)...);

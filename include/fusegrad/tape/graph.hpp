@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The tape: statements recorded as graph nodes, and the reverse pass that runs them in
 // reverse topological order without recursion.
@@ -18,7 +19,7 @@ inline std::uint64_t next_sequence() {
 }
 }  // namespace detail
 
-// Within its scope, assignments record nothing and their results need no gradient.
+/// Within its scope, assignments record nothing and their results need no gradient.
 class no_grad {
  public:
   no_grad() : previous_(detail::grad_mode_flag()) { detail::grad_mode_flag() = false; }
@@ -32,6 +33,7 @@ class no_grad {
 
 // backward(fg::retain_graph) keeps the graph for another backward.
 struct retain_graph_t {};
+/// Passed to Tensor::backward, keeps the graph for another backward.
 inline constexpr retain_graph_t retain_graph{};
 
 namespace tape {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 #pragma once
 // fusegrad::Tensor: a handle to a value and its gradient, as torch::Tensor is. Copies
 // share both; assigning an expression evaluates it (one fused Eigen evaluation) into a
@@ -6,8 +7,9 @@
 #include <initializer_list>
 #include <random>
 
-#include "../expr/functions.hpp"
 #include "../expr/forward_lanes.hpp"
+#include "../expr/functions.hpp"
+#include "../expr/interop.hpp"
 #include "graph.hpp"
 
 namespace fusegrad {
@@ -51,15 +53,26 @@ void fill_row_major(const List& list, S*& out) {
   }
 }
 
+// What Tensor<S, R>'s constructors take from one argument; anything else meets a
+// static_assert instead of a list of candidates.
+template <class S, int R, class T>
+concept tensor_accepts = std::is_arithmetic_v<T> || std::is_convertible_v<const T&, S> || EigenDense<T> ||
+                         expr::Node<T> || expr::is_tensor<T> || std::is_same_v<T, Shape<R>> ||
+                         std::is_convertible_v<const T&, EigenTensor<S, R>> ||
+                         std::is_convertible_v<const T&, Eigen::Tensor<S, R, Eigen::ColMajor>>;
+
 inline std::mt19937_64& random_engine() {
   thread_local std::mt19937_64 engine{0x5eed};
   return engine;
 }
 }  // namespace detail
 
-// Seeds the generator behind Tensor::random on this thread.
+/// Seeds the generator behind Tensor::random on this thread.
 inline void manual_seed(std::uint64_t seed) { detail::random_engine().seed(seed); }
 
+/// A handle to a value (a row-major Eigen::Tensor<S, R>) and its gradient, as torch::Tensor
+/// is: copies share both. Assigning an expression evaluates it in one fused pass and records
+/// it on the tape when a gradient can flow. S: float, double, long double or fg::Dual of one.
 template <class S, int R>
 class Tensor {
   static_assert(TensorScalar<S>,
@@ -67,15 +80,19 @@ class Tensor {
   static_assert(R >= 0, "fusegrad: a Tensor's rank cannot be negative");
 
  public:
+  /// The element type.
   using Scalar = S;
+  /// The number of dimensions.
   static constexpr int rank = R;
+  /// The value's and gradient's type: a row-major Eigen::Tensor<S, R>.
   using Value = EigenTensor<S, R>;
 
-  // Zeros of the given dimensions (a rank-0 Tensor holds one zero).
+  /// Zeros of the given dimensions (a rank-0 Tensor holds one zero).
   template <std::integral... I>
     requires(sizeof...(I) == R)
   explicit Tensor(I... dimensions) : Tensor(Shape<R>{static_cast<Index>(dimensions)...}) {}
 
+  /// Zeros of the given shape. Throws shape_error for a negative dimension.
   explicit Tensor(const Shape<R>& dimensions) {
     check_dimensions(dimensions);
     Value v(dimensions);
@@ -83,7 +100,7 @@ class Tensor {
     bind(std::move(v));
   }
 
-  // A rank-0 Tensor from a number.
+  /// A rank-0 Tensor from a number.
   Tensor(S value)
     requires(R == 0)
   {
@@ -92,9 +109,11 @@ class Tensor {
     bind(std::move(v));
   }
 
+  /// A copy of a row-major Eigen tensor.
   Tensor(const Value& value) { bind(Value(value)); }
+  /// Takes a row-major Eigen tensor's storage.
   Tensor(Value&& value) { bind(std::move(value)); }
-  // A column-major Eigen tensor is converted so that t(i, j) names the same element.
+  /// A column-major Eigen tensor is converted so that t(i, j) names the same element.
   Tensor(const Eigen::Tensor<S, R, Eigen::ColMajor>& value) {
     if constexpr (R <= 1) {
       bind(Value(value.swap_layout()));
@@ -106,7 +125,23 @@ class Tensor {
     }
   }
 
-  // From nested lists, row-major: Tensor<double, 2>{{1, 2}, {3, 4}}.
+  /// A copy of a dense Eigen matrix or vector expression (Matrix, Map with any strides,
+  /// Block, A * 2, ...) into a rank-1 or rank-2 tensor; element (i, j) stays (i, j).
+  template <EigenDense M>
+  Tensor(const M& matrix) : Tensor(detail::value_from_dense<S, R>(matrix)) {}
+
+  /// Anything else gets one readable error here, instead of every constructor listed as
+  /// a candidate that does not fit.
+  template <class T>
+    requires(!detail::tensor_accepts<S, R, T>)
+  Tensor(const T&) {
+    static_assert(sizeof(T) == 0,
+                  "fusegrad: a Tensor is built from dimensions, a Shape, nested lists, an Eigen::Tensor, a dense "
+                  "Eigen matrix or vector (rank 1 or 2), a fusegrad expression, or (rank 0) a number; this "
+                  "argument is none of these");
+  }
+
+  /// From nested lists, row-major: Tensor<double, 2>{{1, 2}, {3, 4}}.
   Tensor(typename detail::nested_list<S, (R > 0 ? R : 1)>::type list)
     requires(R > 0)
   {
@@ -118,21 +153,25 @@ class Tensor {
     bind(std::move(v));
   }
 
-  // Evaluates an expression (one fused Eigen evaluation) and records it on the tape.
-  // (A temporary expression is moved into the tape rather than copied: fewer reference
-  // counts to touch per statement.)
+  /// Evaluates an expression (one fused Eigen evaluation) and records it on the tape.
+  /// (A temporary expression is moved into the tape rather than copied: fewer reference
+  /// counts to touch per statement.)
   template <class E>
     requires expr::Node<std::remove_cvref_t<E>>
   Tensor(E&& expression) {
     assign(std::forward<E>(expression));
   }
 
+  /// Another handle to the same value and gradient.
   Tensor(const Tensor&) = default;
+  /// Takes over the handle.
   Tensor(Tensor&&) noexcept = default;
+  /// Rebinds this handle to other's value and gradient.
   Tensor& operator=(const Tensor&) = default;
+  /// Rebinds this handle, taking over other's.
   Tensor& operator=(Tensor&&) noexcept = default;
 
-  // Rebinds this handle to the expression's value; other handles keep the old one.
+  /// Rebinds this handle to the expression's value; other handles keep the old one.
   template <class E>
     requires expr::Node<std::remove_cvref_t<E>>
   Tensor& operator=(E&& expression) {
@@ -140,15 +179,18 @@ class Tensor {
     return *this;
   }
 
+  /// Zeros of the given shape.
   static Tensor zeros(const Shape<R>& dims) { return Tensor(dims); }
+  /// value everywhere, of the given shape. Throws shape_error for a negative dimension.
   static Tensor constant(const Shape<R>& dims, S value) {
     check_dimensions(dims);
     Value v(dims);
     v.setConstant(value);
     return Tensor(std::move(v));
   }
+  /// Ones of the given shape.
   static Tensor ones(const Shape<R>& dims) { return constant(dims, S(1)); }
-  // Uniform in [-1, 1), from the generator seeded by fg::manual_seed.
+  /// Uniform in [-1, 1), from the generator seeded by fg::manual_seed.
   static Tensor random(const Shape<R>& dims) {
     check_dimensions(dims);
     Value v(dims);
@@ -157,35 +199,45 @@ class Tensor {
     for (Index i = 0; i < v.size(); ++i) v.data()[i] = S(uniform(detail::random_engine()));
     return Tensor(std::move(v));
   }
+  /// Zeros of dimensions d...
   template <std::integral... I> requires(sizeof...(I) == R)
   static Tensor zeros(I... d) { return zeros(Shape<R>{static_cast<Index>(d)...}); }
+  /// Ones of dimensions d...
   template <std::integral... I> requires(sizeof...(I) == R)
   static Tensor ones(I... d) { return ones(Shape<R>{static_cast<Index>(d)...}); }
+  /// Uniform in [-1, 1), of dimensions d...
   template <std::integral... I> requires(sizeof...(I) == R)
   static Tensor random(I... d) { return random(Shape<R>{static_cast<Index>(d)...}); }
 
+  /// The value (row-major; fg::to_matrix or fg::to_col_major copy it into Eigen's default layout).
   const Value& value() const { return *var().value; }
-  // Writable access to the value, for updates outside differentiation (an optimizer
-  // step). Each call counts as a change of the value: a statement recorded before it
-  // that reads this tensor is refused at backward (graph_error) instead of being
-  // differentiated at the new value. Expressions held in `auto` read the value as it is
-  // when they are evaluated.
+  /// Writable access to the value, for updates outside differentiation (an optimizer
+  /// step). Each call counts as a change of the value: a statement recorded before it
+  /// that reads this tensor is refused at backward (graph_error) instead of being
+  /// differentiated at the new value. Expressions held in `auto` read the value as it is
+  /// when they are evaluated.
   Value& mutable_value() {
     Variable<S, R>& v = var();
     ++v.version;
     return *v.value;
   }
+  /// The value's elements in row-major order.
   const S* data() const { return var().value->data(); }
+  /// The shape, outermost dimension first.
   Shape<R> dimensions() const { return var().dimensions(); }
+  /// The size of dimension i.
   Index dimension(int i) const { return var().value->dimension(i); }
+  /// The number of elements.
   Index size() const { return var().value->size(); }
+  /// The element at (i, j, ...).
   template <std::integral... I> requires(sizeof...(I) == R)
   S operator()(I... index) const { return (*var().value)(static_cast<Index>(index)...); }
-  // The value of a rank-0 tensor.
+  /// The value of a rank-0 tensor.
   S item() const requires(R == 0) { return (*var().value)(); }
 
   // Switching it between a forward statement and its backward makes that backward a
   // graph_error (the statement was recorded for the other setting).
+  /// Makes a leaf take part in differentiation (or not). Throws graph_error on a non-leaf.
   Tensor& requires_grad(bool on) {
     Variable<S, R>& v = var();
     if (on && !v.is_leaf())
@@ -194,9 +246,13 @@ class Tensor {
     v.requires_grad = on;
     return *this;
   }
+  /// Whether a gradient flows to or through this tensor.
   bool requires_grad() const { return var().tracks(); }
+  /// Whether no recorded statement produced this tensor.
   bool is_leaf() const { return var().is_leaf(); }
   // Keeps this intermediate's gradient after backward (leaves always keep theirs).
+  /// Keeps this intermediate's gradient after backward (leaves always keep theirs). Throws
+  /// graph_error when it does not require a gradient.
   Tensor& retain_grad() {
     if (!var().tracks())
       throw graph_error("fusegrad: retain_grad on a tensor that does not require a gradient");
@@ -207,6 +263,8 @@ class Tensor {
   // d(backward root)/d(this), of this tensor's shape. Its storage stays where it is from
   // one backward to the next while the shape is unchanged, so a view of it (an
   // Eigen::Map kept by an optimizer) stays valid.
+  /// The gradient accumulated by backward, of this tensor's shape (zeros before any). Throws
+  /// graph_error when it does not require a gradient, or is an intermediate without retain_grad().
   const Value& grad() const {
     Variable<S, R>& v = var();
     if (!v.tracks())
@@ -230,8 +288,8 @@ class Tensor {
     return v.grad;
   }
 
-  // Whether a backward has given this leaf a gradient since its last zero_grad() (grad()
-  // would then return zeros).
+  /// Whether a backward has given this leaf a gradient since its last zero_grad() (grad()
+  /// would then return zeros).
   bool has_grad() const {
     const Variable<S, R>& v = var();
     return v.is_leaf() ? v.has_grad : v.has_retained;
@@ -239,6 +297,7 @@ class Tensor {
 
   // The buffer is kept, but not filled: the next backward writes its first
   // contribution over it instead of adding to zeros.
+  /// Clears the accumulated gradient.
   void zero_grad() {
     Variable<S, R>& v = var();
     if (v.is_leaf()) v.has_grad = false;
@@ -246,29 +305,37 @@ class Tensor {
   }
 
   // Reverse pass seeded with ones (1 for a rank-0 tensor).
+  /// Reverse pass from this tensor, seeded with ones (1 for rank 0); adds into the inputs' grad().
+  /// Throws graph_error when it does not require a gradient or its graph was freed by an
+  /// earlier backward (see fg::retain_graph).
   void backward() { backward_seeded(nullptr, false); }
+  /// backward(), keeping the graph for another backward.
   void backward(retain_graph_t) { backward_seeded(nullptr, true); }
+  /// Reverse pass seeded with grad_out, of this tensor's shape (else shape_error).
   void backward(const Value& grad_out) { backward_seeded(&grad_out, false); }
+  /// backward(grad_out), keeping the graph.
   void backward(const Value& grad_out, retain_graph_t) { backward_seeded(&grad_out, true); }
+  /// Reverse pass seeded with grad_out's value.
   void backward(const Tensor& grad_out) { backward_seeded(&grad_out.value(), false); }
+  /// backward(grad_out), keeping the graph.
   void backward(const Tensor& grad_out, retain_graph_t) { backward_seeded(&grad_out.value(), true); }
 
-  // The same value, cut from the graph: no gradient flows through it.
+  /// The same value, cut from the graph: no gradient flows through it.
   Tensor detach() const {
     Tensor t;
     t.variable_ = make_variable<S, R>(var().value);
     return t;
   }
 
-  // Records `make(variable)`, a graph node computing this tensor's inputs' gradients from
-  // its own, as what produced this tensor (fg::apply, tape/function.hpp).
+  /// Records `make(variable)`, a graph node computing this tensor's inputs' gradients from
+  /// its own, as what produced this tensor (fg::apply, tape/function.hpp).
   template <class Make>
   void record_producer(Make&& make) {
     Variable<S, R>& v = var();
     v.producer = make(&v);
   }
 
-  // This tensor as an expression leaf.
+  /// This tensor as an expression leaf.
   expr::Leaf<S, R> leaf() const {
     if (!variable_) throw_moved_from();
     return expr::Leaf<S, R>(variable_);
@@ -326,7 +393,7 @@ class Tensor {
   std::shared_ptr<Variable<S, R>> variable_;
 };
 
-// Evaluates an expression into a Tensor (recorded on the tape if it needs a gradient).
+/// Evaluates an expression into a Tensor (recorded on the tape if it needs a gradient).
 template <Operand E>
 auto eval(const E& expression) {
   using Node = expr::node_of<E>;
@@ -344,9 +411,9 @@ auto as_tensor(const T& operand) {
 }
 }  // namespace detail
 
-// concat(dim, a, b, ...) and stack(dim, a, b, ...): the operands may be expressions of any
-// kinds (a braced list must hold one type); each is evaluated once, as concat and stack
-// evaluate their operands anyway.
+/// concat(dim, a, b, ...) and stack(dim, a, b, ...): the operands may be expressions of any
+/// kinds (a braced list must hold one type); each is evaluated once, as concat and stack
+/// evaluate their operands anyway.
 template <Operand First, Operand... Rest>
 auto concat(Index dim, const First& first, const Rest&... rest) {
   using T = decltype(detail::as_tensor(first));
@@ -354,6 +421,7 @@ auto concat(Index dim, const First& first, const Rest&... rest) {
                 "fusegrad: concat: the operands must have one scalar type and one rank");
   return concat({detail::as_tensor(first), detail::as_tensor(rest)...}, dim);
 }
+/// stack(dim, a, b, ...): operands of one shape, expressions allowed, along a new dimension at dim.
 template <Operand First, Operand... Rest>
 auto stack(Index dim, const First& first, const Rest&... rest) {
   using T = decltype(detail::as_tensor(first));
