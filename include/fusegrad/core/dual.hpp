@@ -45,8 +45,8 @@ struct Dual {
   friend Dual operator+(const Dual& a, const Dual& b) { return {a.value + b.value, a.tangent + b.tangent}; }
   friend Dual operator-(const Dual& a, const Dual& b) { return {a.value - b.value, a.tangent - b.tangent}; }
   friend Dual operator-(const Dual& a) { return {-a.value, -a.tangent}; }
-  // A zero tangent (a constant's) contributes nothing, also against an infinite or NaN
-  // value: 3 x at x = inf has the tangent 3, not 3 + inf 0 = NaN.
+  /// A zero tangent (a constant's) contributes nothing, also against an infinite or NaN
+  /// value: 3 x at x = inf has the tangent 3, not 3 + inf 0 = NaN.
   static S times(S tangent, S value) { return tangent == S(0) ? S(0) : tangent * value; }
   friend Dual operator*(const Dual& a, const Dual& b) {
     return {a.value * b.value, times(a.tangent, b.value) + times(b.tangent, a.value)};

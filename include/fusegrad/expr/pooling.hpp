@@ -20,10 +20,13 @@
 
 namespace fusegrad {
 
-/// A pooling's window, stride (the window's size when not given) and zero padding.
+/// A pooling's window, stride (the window's size when not given) or zero padding.
 struct pool_window {
-  Index height, width;
+  Index height;  ///< along H
+  Index width;   ///< along W
+  /// The same size along both dimensions.
   pool_window(Index k) : height(k), width(k) {}  // NOLINT: implicit from a number by design
+  /// {height, width}.
   pool_window(Index h, Index w) : height(h), width(w) {}
 };
 

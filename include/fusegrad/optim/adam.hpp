@@ -12,11 +12,13 @@
 
 namespace fusegrad::optim {
 
+/// Options of Adam and AdamW, with PyTorch's defaults.
 struct AdamOptions {
-  double lr = 1e-3;
-  double beta1 = 0.9, beta2 = 0.999;
-  double eps = 1e-8;
-  double weight_decay = 0;  // Adam: added to the gradient; AdamW: decoupled
+  double lr = 1e-3;         ///< learning rate
+  double beta1 = 0.9;       ///< decay of the first moment
+  double beta2 = 0.999;     ///< decay of the second moment
+  double eps = 1e-8;        ///< added to the denominator
+  double weight_decay = 0;  ///< Adam: added to the gradient; AdamW: decoupled (AdamW::defaults() has 0.01)
 };
 
 namespace detail {
@@ -24,6 +26,7 @@ namespace detail {
 template <class S, bool Decoupled>
 class AdamFamily : public Optimizer<S> {
  public:
+  /// Checks the options (betas in [0, 1), eps and weight decay >= 0).
   AdamFamily(ParameterList<S> parameters, AdamOptions options)
       : Optimizer<S>(std::move(parameters), options.lr), options_(options), moments_(this->parameters_.size()) {
     if (!(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1))
@@ -32,6 +35,7 @@ class AdamFamily : public Optimizer<S> {
       throw std::invalid_argument("fusegrad: Adam: eps and weight decay must be >= 0");
   }
 
+  /// One update of every parameter that has a gradient.
   void step() {
     const std::uint64_t t = this->steps_ + 1;
     const S lr = S(this->lr_), b1 = S(options_.beta1), b2 = S(options_.beta2), eps = S(options_.eps);
@@ -64,6 +68,7 @@ class AdamFamily : public Optimizer<S> {
     this->steps_ = t;
   }
 
+  /// Writes the moments, the step count and the learning rate to `path`.
   void save(const std::string& path) const {
     archive::Writer out(path, kind, sizeof(S));
     out.word(std::uint64_t(this->steps_));
@@ -75,6 +80,7 @@ class AdamFamily : public Optimizer<S> {
     }
     out.commit();
   }
+  /// Reads what save wrote; throws file_error and changes nothing if it does not fit.
   void load(const std::string& path) {
     archive::Reader in(path, kind, sizeof(S));
     const auto steps = in.word<std::uint64_t>();
@@ -107,25 +113,31 @@ class AdamFamily : public Optimizer<S> {
 
 }  // namespace detail
 
+/// Adam: `step()` updates every parameter a backward reached; `save`/`load` its state.
 template <class S = double>
 class Adam : public detail::AdamFamily<S, false> {
  public:
+  /// Over leaf tensors of any ranks: `Adam adam({W, b}, {.lr = 1e-3})`.
   Adam(std::initializer_list<Parameter<std::type_identity_t<S>>> parameters, AdamOptions options = {})
       : detail::AdamFamily<S, false>(ParameterList<S>(parameters), options) {}
+  /// Over a list of parameters.
   Adam(ParameterList<S> parameters, AdamOptions options = {}) : detail::AdamFamily<S, false>(std::move(parameters), options) {}
 };
 
-/// AdamW: PyTorch's default weight decay for AdamW is 0.01.
+/// AdamW: Adam with decoupled weight decay (PyTorch's default for it: 0.01).
 template <class S = double>
 class AdamW : public detail::AdamFamily<S, true> {
  public:
+  /// AdamOptions with weight_decay 0.01.
   static AdamOptions defaults() {
     AdamOptions o;
     o.weight_decay = 0.01;
     return o;
   }
+  /// Over leaf tensors of any ranks: `AdamW adamw({W, b})`.
   AdamW(std::initializer_list<Parameter<std::type_identity_t<S>>> parameters, AdamOptions options = defaults())
       : detail::AdamFamily<S, true>(ParameterList<S>(parameters), options) {}
+  /// Over a list of parameters.
   AdamW(ParameterList<S> parameters, AdamOptions options = defaults())
       : detail::AdamFamily<S, true>(std::move(parameters), options) {}
 };

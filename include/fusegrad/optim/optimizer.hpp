@@ -14,9 +14,11 @@
 
 namespace fusegrad::optim {
 
+/// The base of SGD, Adam and AdamW: parameters, learning rate, step count.
 template <class S>
 class Optimizer {
  public:
+  /// Throws std::invalid_argument for no parameters or a negative learning rate.
   explicit Optimizer(ParameterList<S> parameters, double learning_rate) : parameters_(std::move(parameters)), lr_(learning_rate) {
     if (parameters_.empty()) throw std::invalid_argument("fusegrad: optimizer: no parameters given");
     if (!(learning_rate >= 0)) throw std::invalid_argument("fusegrad: optimizer: the learning rate must be >= 0");
@@ -27,21 +29,25 @@ class Optimizer {
   void zero_grad() {
     for (Parameter<S>& p : parameters_) p.zero_grad();
   }
+  /// The learning rate of the next step.
   double learning_rate() const { return lr_; }
+  /// Changes the learning rate from the next step on (a schedule).
   void set_learning_rate(double lr) {
     if (!(lr >= 0)) throw std::invalid_argument("fusegrad: optimizer: the learning rate must be >= 0");
     lr_ = lr;
   }
+  /// Steps taken (restored by load).
   std::uint64_t steps() const { return steps_; }
+  /// The parameters, in the order given.
   const ParameterList<S>& parameters() const { return parameters_; }
 
  protected:
-  ParameterList<S> parameters_;
-  double lr_;
-  std::uint64_t steps_ = 0;
+  ParameterList<S> parameters_;  ///< what step() updates
+  double lr_;                    ///< the learning rate
+  std::uint64_t steps_ = 0;      ///< steps taken
 };
 
-// Saves the parameters' values (in order) to `path`.
+/// Saves the parameters' values (in order) to `path`.
 template <class S>
 void save_parameters(const std::string& path, const ParameterList<S>& parameters) {
   archive::Writer out(path, "parameters", sizeof(S));
@@ -50,8 +56,8 @@ void save_parameters(const std::string& path, const ParameterList<S>& parameters
   out.commit();
 }
 
-// Loads values saved by save_parameters into parameters of the same sizes, in order; a
-// mismatch or a corrupt file throws file_error and changes nothing.
+/// Loads values saved by save_parameters into parameters of the same sizes, in order; a
+/// mismatch or a corrupt file throws file_error and changes nothing.
 template <class S>
 void load_parameters(const std::string& path, ParameterList<S>& parameters) {
   archive::Reader in(path, "parameters", sizeof(S));

@@ -10,9 +10,11 @@
 
 namespace fusegrad::optim {
 
+/// A leaf tensor an optimizer updates, of any rank, seen as flat values and gradient.
 template <class S>
 class Parameter {
  public:
+  /// From a leaf with requires_grad(true) (graph_error otherwise).
   template <int R>
   Parameter(const Tensor<S, R>& tensor) : held_(std::make_shared<Held<R>>(tensor)) {
     if (!tensor.is_leaf() || !tensor.requires_grad())
@@ -20,15 +22,19 @@ class Parameter {
                         format_shape(tensor.dimensions()) + (tensor.is_leaf() ? " without it" : " that a statement produced"));
   }
 
+  /// Its number of elements.
   Index size() const { return held_->size(); }
+  /// Its shape, as text for messages.
   std::string shape() const { return held_->shape(); }
   /// The values to update in place. (Counts as a change of the tensor: a graph recorded
   /// before the step cannot be differentiated after it.)
   S* values() { return held_->values(); }
+  /// The values, read only.
   const S* read_values() const { return held_->read_values(); }
   /// The accumulated gradient, or nullptr when no backward reached the parameter since
   /// its last zero_grad (the parameter is then left alone, as PyTorch leaves a None grad).
   const S* gradient() const { return held_->gradient(); }
+  /// The tensor's zero_grad().
   void zero_grad() { held_->zero_grad(); }
 
  private:

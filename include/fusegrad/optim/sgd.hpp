@@ -12,19 +12,23 @@
 
 namespace fusegrad::optim {
 
+/// Options of SGD, with PyTorch's defaults.
 struct SGDOptions {
-  double lr = 1e-3;
-  double momentum = 0;
-  double dampening = 0;
-  double weight_decay = 0;
-  bool nesterov = false;
+  double lr = 1e-3;          ///< learning rate
+  double momentum = 0;       ///< momentum factor (0: none)
+  double dampening = 0;      ///< dampening of the momentum
+  double weight_decay = 0;   ///< L2 penalty added to the gradient
+  bool nesterov = false;     ///< Nesterov momentum (needs momentum > 0, dampening 0)
 };
 
+/// Stochastic gradient descent: `step()` updates every parameter a backward reached.
 template <class S = double>
 class SGD : public Optimizer<S> {
  public:
+  /// Over leaf tensors of any ranks: `SGD sgd({W, b}, {.lr = 0.1, .momentum = 0.9})`.
   SGD(std::initializer_list<Parameter<std::type_identity_t<S>>> parameters, SGDOptions options = {})
       : SGD(ParameterList<S>(parameters), options) {}
+  /// Over a list of parameters; throws std::invalid_argument on inconsistent options.
   SGD(ParameterList<S> parameters, SGDOptions options = {})
       : Optimizer<S>(std::move(parameters), options.lr), options_(options), momentum_(this->parameters_.size()) {
     if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
@@ -33,6 +37,7 @@ class SGD : public Optimizer<S> {
       throw std::invalid_argument("fusegrad: SGD: momentum and weight decay must be >= 0");
   }
 
+  /// One update of every parameter that has a gradient.
   void step() {
     const S lr = S(this->lr_), mu = S(options_.momentum), wd = S(options_.weight_decay);
     const S keep = S(1) - S(options_.dampening);
@@ -60,6 +65,7 @@ class SGD : public Optimizer<S> {
     ++this->steps_;
   }
 
+  /// Writes the momentum buffers, the step count and the learning rate to `path`.
   void save(const std::string& path) const {
     archive::Writer out(path, "sgd", sizeof(S));
     out.word(std::uint64_t(this->steps_));
@@ -71,6 +77,7 @@ class SGD : public Optimizer<S> {
     }
     out.commit();
   }
+  /// Reads what save wrote; throws file_error and changes nothing if it does not fit.
   void load(const std::string& path) {
     archive::Reader in(path, "sgd", sizeof(S));
     const auto steps = in.word<std::uint64_t>();
