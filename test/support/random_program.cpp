@@ -93,6 +93,15 @@ class generator {
         if (a >= id) ++a;
     return id;
   }
+  // Whether a value is a Tensor in both evaluations: an input or the result of a
+  // statement (a form's earlier steps are `auto` expressions in the fused one).
+  bool materialized(int value) const {
+    if (value < int(p_.inputs.size())) return true;
+    const int k = value - int(p_.inputs.size());
+    for (const statement& st : p_.statements)
+      if (k >= st.first && k < st.first + st.count) return k == st.first + st.count - 1;
+    return false;  // a step of the statement being built
+  }
   int value_count() const { return int(p_.inputs.size() + p_.nodes.size()); }
   int node_id(int k) const { return int(p_.inputs.size()) + k; }
 
@@ -362,7 +371,8 @@ class generator {
     if (kind == operand_kind::any && chance(engine_, 0.75)) {
       std::vector<int> candidates;
       for (int v = value_count() - 1; v >= 0; --v)
-        if (p_.rank_of(v) == rank && (v >= int(p_.inputs.size()) || kinds_[std::size_t(v)] == operand_kind::any))
+        if (p_.rank_of(v) == rank && materialized(v) &&
+            (v >= int(p_.inputs.size()) || kinds_[std::size_t(v)] == operand_kind::any))
           candidates.push_back(v);
       if (!candidates.empty()) {
         // The most recent value half of the time: chains of operations.

@@ -75,7 +75,7 @@ std::string expression(const program& p, const node& n, const std::string& a, co
     case op::pow_number: return "fg::pow(fg::square(" + a + ") + 0.5, " + num + ")";
     case op::negate: return "-" + a;
     case op::clamp: return "fg::clamp(" + a + ", " + num + ", " + num + " + 1.0)";
-    case op::user_map: return "fg::map(" + a + ", user_function{}, user_derivative{})";
+    case op::user_map: return "fg::map(" + a + ", user_function, user_derivative)";
     case op::add: return a + " + " + b;
     case op::subtract: return a + " - " + b;
     case op::multiply: return a + " * " + b;
@@ -85,7 +85,7 @@ std::string expression(const program& p, const node& n, const std::string& a, co
     case op::minimum: return "fg::minimum(" + a + ", " + b + ")";
     case op::where: return "fg::where(" + a + " < " + num + ", " + a + ", " + b + ")";
     case op::pow: return "fg::pow(fg::square(" + a + ") + 0.5, " + b + ")";
-    case op::user_zip: return "fg::zip(" + a + ", " + b + ", user_pair_function{}, user_pair_first{}, user_pair_second{})";
+    case op::user_zip: return "fg::zip(" + a + ", " + b + ", user_pair_function, user_pair_first, user_pair_second)";
     case op::sum: case op::mean: case op::max: case op::min: case op::prod: case op::logsumexp: {
       static const char* names[] = {"sum", "mean", "max", "min", "prod", "logsumexp"};
       std::string s2 = std::string("fg::") + names[int(s.code) - int(op::sum)] + "(" + a;
@@ -167,11 +167,11 @@ namespace {
 
 const char* user_functions =
     "  // The user functions of the random programs (test/support/random_program_interpreter.hpp).\n"
-    "  struct user_function { template <class V> V operator()(V v) const { using std::sin; return sin(v) * v + v * v * V(0.5); } };\n"
-    "  struct user_derivative { template <class V> V operator()(V v) const { using std::cos; using std::sin; return cos(v) * v + sin(v) + v; } };\n"
-    "  struct user_pair_function { template <class V> V operator()(V a, V b) const { using std::sin; return a * b + sin(a); } };\n"
-    "  struct user_pair_first { template <class V> V operator()(V a, V b) const { using std::cos; return b + cos(a); } };\n"
-    "  struct user_pair_second { template <class V> V operator()(V a, V) const { return a; } };\n";
+    "  const auto user_function = [](auto v) { using std::sin; return sin(v) * v + v * v * decltype(v)(0.5); };\n"
+    "  const auto user_derivative = [](auto v) { using std::cos; using std::sin; return cos(v) * v + sin(v) + v; };\n"
+    "  const auto user_pair_function = [](auto a, auto b) { using std::sin; return a * b + sin(a); };\n"
+    "  const auto user_pair_first = [](auto a, auto b) { using std::cos; return b + cos(a); };\n"
+    "  const auto user_pair_second = [](auto a, auto) { return a; };\n";
 
 bool uses_user_functions(const program& p) {
   for (const node& n : p.nodes) {
