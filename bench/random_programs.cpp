@@ -12,11 +12,41 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 
 #include "../test/support/random_program.hpp"
 
 namespace rp = fusegrad::testing::random_programs;
+
+namespace {
+
+const char* op_names[] = {
+    "exp", "log", "log_input", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "sqrt_input", "abs", "square",
+    "pow_number", "negate", "clamp", "user_map", "add", "subtract", "multiply", "divide", "divide_by_input",
+    "maximum", "minimum", "where", "pow", "user_zip", "sum", "mean", "max", "min", "prod", "logsumexp", "reshape",
+    "permute", "slice", "pad", "concat", "stack", "reverse", "broadcast_to", "matmul", "dot", "outer", "tensordot",
+    "softmax", "log_softmax", "mse", "cross_entropy_labels", "cross_entropy_probabilities"};
+
+bool has_zero(const rp::Dims& d) {
+  for (long x : d)
+    if (x == 0) return true;
+  return false;
+}
+
+// The operations of a program that take or give a tensor with a size-0 dimension.
+std::set<std::string> operations_on_empty(const rp::program& p) {
+  std::set<std::string> names;
+  for (const rp::node& n : p.nodes) {
+    bool empty = has_zero(n.dims);
+    for (int a : n.args)
+      if (a >= 0 && has_zero(p.dims_of(a))) empty = true;
+    if (empty) names.insert(op_names[int(rp::primitives[n.primitive].code)]);
+  }
+  return names;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   long count = 100000, show = 5;
@@ -34,7 +64,7 @@ int main(int argc, char** argv) {
     }
   }
   long passed = 0, failed = 0, skipped = 0, thrown = 0;
-  std::map<std::string, long> failures_by_kind;
+  std::map<std::string, long> failures_by_kind, failing_on_empty;
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < count; ++i) {
     const std::uint64_t s = seed + std::uint64_t(i);
@@ -55,6 +85,8 @@ int main(int argc, char** argv) {
     } else {
       ++failed;
       ++failures_by_kind[o.failure];
+      if (options.allow_empty)
+        for (const std::string& name : operations_on_empty(rp::generate(s, single, options))) ++failing_on_empty[name];
       if (failed <= show)
         std::cout << "---- program " << s << " (" << (single ? "float" : "double") << "): " << o.failure << "\n"
                   << o.source << "\n";
@@ -62,6 +94,11 @@ int main(int argc, char** argv) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (const auto& [kind, n] : failures_by_kind) std::cout << n << " x " << kind << "\n";
+  if (!failing_on_empty.empty()) {
+    std::cout << "operations with a size-0 operand or result in failing programs:";
+    for (const auto& [name, n] : failing_on_empty) std::cout << " " << name << " (" << n << ")";
+    std::cout << "\n";
+  }
   std::cout << skipped << " skipped (values out of the checked range), " << thrown << " threw; " << seconds
             << " s\n";
   std::cout << passed << " passed, " << failed << " failed\n";

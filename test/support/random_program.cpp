@@ -102,6 +102,11 @@ class generator {
       if (k >= st.first && k < st.first + st.count) return k == st.first + st.count - 1;
     return false;  // a step of the statement being built
   }
+  bool used(int value) const {
+    for (const node& n : p_.nodes)
+      if (n.args[0] == value || n.args[1] == value) return true;
+    return false;
+  }
   int value_count() const { return int(p_.inputs.size() + p_.nodes.size()); }
   int node_id(int k) const { return int(p_.inputs.size()) + k; }
 
@@ -375,7 +380,10 @@ class generator {
             (v >= int(p_.inputs.size()) || kinds_[std::size_t(v)] == operand_kind::any))
           candidates.push_back(v);
       if (!candidates.empty()) {
-        // The most recent value half of the time: chains of operations.
+        // Results no statement uses yet first (so that the output depends on most of the
+        // program), else the most recent value half of the time: chains of operations.
+        for (int v : candidates)
+          if (v >= int(p_.inputs.size()) && !used(v) && chance(engine_, 0.8)) return v;
         const std::size_t i = chance(engine_, 0.5) ? 0 : std::size_t(uniform_int(engine_, 0, long(candidates.size()) - 1));
         return candidates[i];
       }
