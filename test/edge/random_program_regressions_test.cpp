@@ -10,9 +10,10 @@
 
 namespace fg = fusegrad;
 
-// Random program 1 (dual): cross_entropy multiplied its sum by a scale of the logits'
-// scalar type, which for dual tensors is a Dual, not a number: fg::jvp through
-// cross_entropy did not compile.
+// Found when the random programs' interpreter was first built on dual numbers (its
+// cross_entropy primitives): cross_entropy multiplied its sum by a scale of the
+// logits' scalar type, which for dual tensors is a Dual, not a number, so fg::jvp
+// through cross_entropy (either form) did not compile.
 TEST_CASE_TEMPLATE("cross_entropy runs in forward mode and agrees with reverse mode", S, float, double) {
   fg::Tensor<S, 2> logits{{S(0.5), S(-1.2), S(0.3)}, {S(1.1), S(0.2), S(-0.7)}};
   fg::Tensor<S, 2> target{{S(0.2), S(0.5), S(0.3)}, {S(0.6), S(0.1), S(0.3)}};
