@@ -391,8 +391,8 @@ outcome check(const program& p) {
     for (std::size_t i = 0; i < value.size(); ++i)
       if (!close(value[i], tape.value[i], p.single ? 1e-4 : 1e-10, p.single ? 1e-4 : 1e-10)) values_agree = false;
     // Float gradients carry rounding errors of the intermediate values' size, which a sum
-    // of small terms does not show: an absolute floor.
-    const double floor = p.single ? 1e-5 * std::max(1.0, largest_of({tape.value})) : 1e-12;
+    // of small terms does not show: an absolute floor from the largest value computed.
+    const double floor = p.single ? 1e-5 * std::max(1.0, tape.largest) : 1e-12;
     if (!values_agree || !(std::abs(double(forward - reverse_sum)) <= relative * double(magnitude) + floor)) {
       std::ostringstream note;
       note << "forward mode <weights, J v> = " << number(double(forward), false)
