@@ -72,9 +72,10 @@ auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = 
   const Shape<2> d = expr::as_node(logits).dims();
   const Shape<2> t = expr::as_node(target).dims();
   if (d != t) throw_shape_mismatch("cross_entropy", d, t);
-  using S = typename Node::Scalar;
-  // The mean over an empty batch is 0 * -inf = NaN, as PyTorch's.
-  const S scale = reduction == loss_reduction::mean ? S(-1) / S(d[0]) : S(-1);
+  // A plain number also for dual logits (forward mode), whose scalar is not one. The
+  // mean over an empty batch is 0 * -inf = NaN, as PyTorch's.
+  using Real = typename real_of<typename Node::Scalar>::type;
+  const Real scale = reduction == loss_reduction::mean ? Real(-1) / Real(d[0]) : Real(-1);
   return sum(target * log_softmax(logits, 1)) * scale;
 }
 
