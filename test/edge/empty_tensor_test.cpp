@@ -386,3 +386,17 @@ TEST_CASE_TEMPLATE("the functional gradient of an empty input is empty", S, FLOA
   CHECK(std::isnan(double(value)));
   CHECK(gradient.size() == 0);
 }
+
+TEST_CASE_TEMPLATE("softmax and log_softmax over slices of no elements are empty, as PyTorch's", S, double, float) {
+  // Found by the random programs once size-0 dimensions were drawn: the constant max of
+  // log_softmax was a max of nothing.
+  fg::Tensor<S, 2> x(2, 0);
+  x.requires_grad(true);
+  fg::Tensor<S, 2> p = fg::softmax(x, 1);
+  fg::Tensor<S, 2> q = fg::log_softmax(x * S(2), 1);
+  CHECK(p.dimensions() == fg::Shape<2>{2, 0});
+  CHECK(q.dimensions() == fg::Shape<2>{2, 0});
+  fg::Tensor<S, 0> total = fg::sum(p) + fg::sum(q);
+  total.backward();
+  CHECK(x.grad().size() == 0);
+}

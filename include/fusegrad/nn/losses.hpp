@@ -25,6 +25,12 @@ namespace detail {
 template <class S, int R>
 Tensor<S, R> constant_slice_max(const Tensor<S, R>& x, int dim) {
   no_grad constant;
+  if (x.size() == 0 && dim >= 0 && dim < R) {
+    // Slices of no elements have no max; their softmax is empty anyway (PyTorch's too).
+    Shape<R> kept = x.dimensions();
+    kept[dim] = 1;
+    return Tensor<S, R>(kept);
+  }
   Tensor<S, R> m = max(x, dims(dim), keep_dims);
   S* values = m.mutable_value().data();
   for (Index i = 0; i < m.size(); ++i) {
