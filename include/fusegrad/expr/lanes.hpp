@@ -239,6 +239,9 @@ struct PendingGradients {
     S total = 0;          // a single value's gradient
     bool merged = false;  // this occurrence of a leaf added into an earlier one's buffer
     void (*give_back)(Entry&) = nullptr;  // set while the buffer is a leaf's lent storage
+    // The leaf that lent it, kept alive (and so never recycled for another tensor) until
+    // the storage is back: statements are destroyed in any order.
+    std::shared_ptr<void> lender;
   };
   std::vector<Entry, pool::allocator<Entry>> entries;
   std::size_t cursor = 0;
@@ -273,9 +276,14 @@ template <class S, int R>
 void give_back_gradient_storage(typename PendingGradients<S>::Entry& e) {
   auto& variable = *static_cast<Variable<S, R>*>(const_cast<void*>(e.variable));
   auto& lent = *static_cast<EigenTensor<S, R>*>(e.buffer.get());
+  e.give_back = nullptr;
+  // A gradient resized since keeps what it holds: the lent storage only goes back where
+  // it fits.
+  if (variable.grad.dimensions() != lent.dimensions()) return e.lender.reset();
   std::swap(variable.grad, lent);
   if (variable.has_grad) evaluate_into(variable.grad, lent);
   e.give_back = nullptr;
+  e.lender.reset();
 }
 
 // An operand's values as a fused pass reads them: a single value once (not through a
@@ -418,9 +426,12 @@ struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
         } else {
           auto& entry = pending->template add_buffer<R>(variable->dimensions(), variable);
           if (!variable->has_grad && variable->grad.size() == size) {
+            // A recycled variable keeps its old buffer: the same count, maybe other dimensions.
+            variable->grad.resize(variable->dimensions());
             std::swap(pending->template buffer_of<R>(entry), variable->grad);
             entry.data = pending->template buffer_of<R>(entry).data();
             entry.give_back = &give_back_gradient_storage<S, R>;
+            entry.lender = leaf.variable;
           }
           gradient = entry.data;
           if (this->by_row) std::fill_n(gradient, size, S(0)), add = true;  // every row adds
@@ -920,6 +931,7 @@ void deliver(const Leaf<S, R>& leaf, PendingGradients<S>& pending, S seed) {
     if (e.give_back) {
       // The buffer is the gradient's own storage, lent at the forward: swap it back.
       e.give_back = nullptr;
+      e.lender.reset();
       std::swap(v.grad, buffer);
       if (!v.has_grad) {
         if (seed != S(1)) evaluate_into(v.grad, v.grad * seed);
