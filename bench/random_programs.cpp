@@ -27,7 +27,7 @@ namespace rp = fusegrad::testing::random_programs;
 namespace {
 
 const char* op_names[] = {
-    "exp", "log", "log_input", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "sqrt_input", "abs", "square",
+    "exp", "log", "log_input", "sin", "cos", "tanh", "sigmoid", "softplus", "log_sigmoid", "relu", "sqrt", "sqrt_input", "abs", "square",
     "pow_number", "negate", "clamp", "user_map", "add", "subtract", "multiply", "divide", "divide_by_input",
     "maximum", "minimum", "where", "pow", "user_zip", "sum", "mean", "max", "min", "prod", "logsumexp", "reshape",
     "permute", "slice", "pad", "concat", "stack", "reverse", "broadcast_to", "matmul", "dot", "outer", "tensordot",

@@ -72,6 +72,41 @@ TEST_CASE_TEMPLATE("tanh and sigmoid at extreme inputs", T, float, double) {
       [](T x) { return stable_sigmoid(x) * (T(1) - stable_sigmoid(x)); });
 }
 
+// softplus(x) = log(1 + e^x) from long double, where e^x neither overflows nor loses
+// 1 + e^x for the arguments of the table; log1p keeps e^x for very negative x.
+template <class T>
+T reference_softplus(T x) {
+  if (std::isnan(x)) return x;
+  if (x == inf<T>) return x;
+  const long double a = x;
+  return T(a > 0 ? a + std::log1p(std::exp(-a)) : std::log1p(std::exp(a)));
+}
+
+TEST_CASE_TEMPLATE("softplus and log_sigmoid at extreme inputs", T, float, double) {
+  check_function<T>(
+      "softplus", [](const auto& x) { return fg::softplus(x); }, [](T x) { return reference_softplus(x); },
+      [](T x) { return stable_sigmoid(x); });
+  check_function<T>(
+      "log_sigmoid", [](const auto& x) { return fg::log_sigmoid(x); }, [](T x) { return -reference_softplus(-x); },
+      [](T x) { return stable_sigmoid(-x); });
+}
+
+TEST_CASE_TEMPLATE("softplus is exact where log(1 + exp(x)) overflows or rounds to 0", T, float, double) {
+  // x = 1000 overflows exp; x = -50 (float: -20) makes 1 + e^x round to 1.
+  const T big = T(1000), small = std::is_same_v<T, float> ? T(-20) : T(-50);
+  for (fg::Index at : {fg::Index(3), fg::Index(36)}) {
+    INFO("element ", at);
+    fg::Tensor<T, 1> x = fg::testing::with_input_at(at, big, T(0.5));
+    fg::Tensor<T, 1> y = fg::softplus(x);
+    CHECK(y(at) == big);
+    x = fg::testing::with_input_at(at, small, T(0.5));
+    y = fg::softplus(x);
+    CHECK(double(y(at)) == doctest::Approx(std::exp(double(small))).epsilon(4 * std::numeric_limits<T>::epsilon()));
+    fg::Tensor<T, 1> l = fg::log_sigmoid(x);
+    CHECK(l(at) == small);  // -softplus(20) = -20 - log1p(e^-20), which rounds to -20 in float
+  }
+}
+
 TEST_CASE_TEMPLATE("relu, abs, neg and square at extreme inputs", T, float, double) {
   check_function<T>(
       "relu", [](const auto& x) { return fg::relu(x); }, [](T x) { return std::isnan(x) ? x : std::max(x, T(0)); },

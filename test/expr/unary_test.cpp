@@ -67,6 +67,14 @@ TEST_CASE("sigmoid has derivative s(1 - s)") {
   check_unary("sigmoid", [](const auto& x) { return fg::sigmoid(x); },
               [](double v) { const double s = 1 / (1 + std::exp(-v)); return s * (1 - s); });
 }
+TEST_CASE("softplus has derivative sigmoid") {
+  check_unary("softplus", [](const auto& x) { return fg::softplus(x); },
+              [](double v) { return 1 / (1 + std::exp(-v)); });
+}
+TEST_CASE("log_sigmoid has derivative sigmoid(-x)") {
+  check_unary("log_sigmoid", [](const auto& x) { return fg::log_sigmoid(x); },
+              [](double v) { return 1 / (1 + std::exp(v)); });
+}
 TEST_CASE("relu has derivative 1 for positive inputs and 0 for negative ones") {
   check_unary("relu", [](const auto& x) { return fg::relu(x); }, [](double v) { return v > 0 ? 1.0 : 0.0; });
 }

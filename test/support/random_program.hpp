@@ -29,7 +29,7 @@ using Dims = std::vector<long>;
 enum class op : std::uint8_t {
   // elementwise, one operand (log, sqrt and pow on guarded domains; the _input forms
   // take an input of positive values directly)
-  exp, log, log_input, sin, cos, tanh, sigmoid, relu, sqrt, sqrt_input, abs, square, pow_number, negate, clamp,
+  exp, log, log_input, sin, cos, tanh, sigmoid, softplus, log_sigmoid, relu, sqrt, sqrt_input, abs, square, pow_number, negate, clamp,
   user_map,
   // elementwise, two operands with broadcasting
   add, subtract, multiply, divide, divide_by_input, maximum, minimum, where, pow, user_zip,
@@ -65,7 +65,7 @@ inline constexpr signature primitives[] = {
   {op::log, 2, -1, 2}, {op::log_input, 1, -1, 1},
   {op::sin, 3, -1, 3}, {op::cos, 0, -1, 0}, {op::cos, 2, -1, 2},
   {op::tanh, 2, -1, 2}, {op::tanh, 3, -1, 3},
-  {op::sigmoid, 1, -1, 1}, {op::relu, 2, -1, 2}, {op::relu, 3, -1, 3},
+  {op::sigmoid, 1, -1, 1}, {op::softplus, 2, -1, 2}, {op::log_sigmoid, 1, -1, 1}, {op::relu, 2, -1, 2}, {op::relu, 3, -1, 3},
   {op::sqrt, 1, -1, 1}, {op::sqrt_input, 2, -1, 2},
   {op::abs, 2, -1, 2}, {op::square, 1, -1, 1}, {op::square, 2, -1, 2},
   {op::pow_number, 2, -1, 2}, {op::negate, 1, -1, 1}, {op::clamp, 2, -1, 2}, {op::user_map, 2, -1, 2},

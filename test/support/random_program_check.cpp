@@ -67,6 +67,8 @@ std::string expression(const program& p, const node& n, const std::string& a, co
     case op::cos: return "fg::cos(" + a + ")";
     case op::tanh: return "fg::tanh(" + a + ")";
     case op::sigmoid: return "fg::sigmoid(" + a + ")";
+    case op::softplus: return "fg::softplus(" + a + ")";
+    case op::log_sigmoid: return "fg::log_sigmoid(" + a + ")";
     case op::relu: return "fg::relu(" + a + ")";
     case op::sqrt: return "fg::sqrt(fg::square(" + a + ") + 0.5)";
     case op::sqrt_input: return "fg::sqrt(" + a + ")";

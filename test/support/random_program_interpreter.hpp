@@ -64,6 +64,8 @@ auto apply(const node& n, X&& x, Y&& y) {
   else if constexpr (c == op::cos) return fusegrad::cos(x);
   else if constexpr (c == op::tanh) return fusegrad::tanh(x);
   else if constexpr (c == op::sigmoid) return fusegrad::sigmoid(x);
+  else if constexpr (c == op::softplus) return fusegrad::softplus(x);
+  else if constexpr (c == op::log_sigmoid) return fusegrad::log_sigmoid(x);
   else if constexpr (c == op::relu) return fusegrad::relu(x);
   else if constexpr (c == op::sqrt) return fusegrad::sqrt(fusegrad::square(x) + 0.5);
   else if constexpr (c == op::sqrt_input) return fusegrad::sqrt(x);

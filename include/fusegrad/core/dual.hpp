@@ -91,6 +91,12 @@ struct Dual {
     const S s = a.value >= 0 ? 1 / (1 + std::exp(-a.value)) : std::exp(a.value) / (1 + std::exp(a.value));
     return {s, s * (1 - s) * a.tangent};
   }
+  // softplus(a) = log(1 + e^a), whose derivative is sigmoid(a), both from e^-|a|.
+  friend Dual softplus(const Dual& a) {
+    const S e = std::exp(-std::abs(a.value));
+    const S s = a.value >= 0 ? 1 / (1 + e) : e / (1 + e);
+    return {(a.value > 0 ? a.value : S(0)) + std::log1p(e), s * a.tangent};
+  }
   // d/da a^b = b a^(b-1), 0 for b = 0 (not 0 * inf at a = 0).
   friend Dual pow(const Dual& a, const Dual& b) {
     const S p = std::pow(a.value, b.value);

@@ -64,6 +64,8 @@ struct Lane<Dual<S>, DualPacket<P>> {
       return tanh();
     } else if constexpr (std::is_same_v<F, vector_math::sigmoid_op<Scalar>>) {
       return sigmoid();
+    } else if constexpr (std::is_same_v<F, vector_math::softplus_op<Scalar>>) {
+      return {real(vector_math::softplus_op<S>(), v()), mul(real(vector_math::sigmoid_op<S>(), v()), t())};
     } else if constexpr (std::is_same_v<F, vector_math::log_op<Scalar>>) {
       return log();
     } else if constexpr (std::is_same_v<F, vector_math::sqrt_op<Scalar>>) {

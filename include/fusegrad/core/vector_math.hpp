@@ -407,6 +407,33 @@ struct sigmoid_op {
   }
 };
 
+// softplus, log(1 + e^x), as max(x, 0) + log1p(e^-|x|): e^x itself overflows for x above
+// 709 (88 in float) and 1 + e^x rounds to 1 below -37 (-17), where softplus(x) = e^x.
+// log1p(e) is log(u) e / (u - 1) with u = 1 + e (u - 1 is exact for e in [0, 1], and the
+// ratio corrects log(u) for the rounding of u), or e where u rounds to 1.
+template <class T>
+T softplus(T x) {
+  using std::abs;
+  using std::exp;
+  using std::log1p;
+  return (x > T(0) ? x : T(0)) + log1p(exp(-abs(x)));  // NaN: log1p(NaN)
+}
+template <class S>
+struct softplus_op {
+  S operator()(S x) const { return softplus(x); }  // and fusegrad's for dual numbers
+  template <class P>
+  P packetOp(const P& x) const {
+    using namespace Eigen::internal;
+    const P one = pset1<P>(S(1));
+    const P e = exp_op<S>().packetOp(pnegate(pabs(x)));
+    const P u = padd(one, e);
+    const P u_minus_one = psub(u, one);
+    const P log1p_e =
+        pselect(pcmp_eq(u_minus_one, pzero(x)), e, pmul(log_op<S>().packetOp(u), pdiv(e, u_minus_one)));
+    return padd(pselect(pcmp_lt(pzero(x), x), x, pzero(x)), log1p_e);
+  }
+};
+
 // The packet path is offered only for float and double, and only with SLEEF.
 template <class S>
 inline constexpr bool has_packets =
@@ -433,6 +460,13 @@ template <class S>
 struct functor_traits<fusegrad::vector_math::sigmoid_op<S>> {
   enum {
     Cost = functor_traits<scalar_logistic_op<S>>::Cost + 2,
+    PacketAccess = std::is_same_v<S, float> || std::is_same_v<S, double>
+  };
+};
+template <class S>
+struct functor_traits<fusegrad::vector_math::softplus_op<S>> {
+  enum {
+    Cost = functor_traits<scalar_exp_op<S>>::Cost + functor_traits<scalar_log_op<S>>::Cost + 12,
     PacketAccess = std::is_same_v<S, float> || std::is_same_v<S, double>
   };
 };

@@ -184,6 +184,10 @@ template <Operand X> auto tan(X&& x) { return expr::make_map(ops::Tan{}, std::fo
 template <Operand X> auto tanh(X&& x) { return expr::make_map(ops::Tanh{}, std::forward<X>(x)); }
 /// 1 / (1 + e^-x) elementwise.
 template <Operand X> auto sigmoid(X&& x) { return expr::make_map(ops::Sigmoid{}, std::forward<X>(x)); }
+/// log(1 + e^x) elementwise, stable for inputs of any magnitude; gradient sigmoid(x).
+template <Operand X> auto softplus(X&& x) { return expr::make_map(ops::Softplus{}, std::forward<X>(x)); }
+/// log(sigmoid(x)) = -softplus(-x) elementwise, stable; gradient sigmoid(-x).
+template <Operand X> auto log_sigmoid(X&& x) { return expr::make_map(ops::LogSigmoid{}, std::forward<X>(x)); }
 /// max(x, 0) elementwise; gradient 0 at 0.
 template <Operand X> auto relu(X&& x) { return expr::make_map(ops::Relu{}, std::forward<X>(x)); }
 /// Square root elementwise.

@@ -5,6 +5,7 @@
 //   log_softmax(x, d) = (x - m) - log(sum(exp(x - m), d)), m = max(x, d) held constant
 //   softmax(x, d)     = exp(log_softmax(x, d))
 //   cross_entropy     = -mean over the batch of sum(target * log_softmax(logits, 1))
+//   binary_cross_entropy_with_logits = mean of softplus(z) - y z
 #include <string>
 #include <vector>
 
@@ -104,6 +105,26 @@ auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reducti
     one_hot(i, labels[i]) = S(1);
   }
   return cross_entropy(logits, Tensor<S, 2>(std::move(one_hot)), reduction);
+}
+
+/// Binary cross-entropy of logits z against targets y in [0, 1] of the same shape:
+/// softplus(z) - y z per element (= -y log sigmoid(z) - (1 - y) log sigmoid(-z)),
+/// averaged over all elements (mean) or summed; stable for logits of any magnitude.
+template <Operand Z, Operand Y>
+auto binary_cross_entropy_with_logits(const Z& logits, const Y& target,
+                                      loss_reduction reduction = loss_reduction::mean) {
+  using Node = expr::node_of<Z>;
+  static_assert(Node::rank == expr::node_of<Y>::rank,
+                "fusegrad: binary_cross_entropy_with_logits takes logits and targets of the same rank");
+  const auto d = expr::as_node(logits).dims();
+  const auto t = expr::as_node(target).dims();
+  if (d != t) throw_shape_mismatch("binary_cross_entropy_with_logits", d, t);
+  // The mean of no elements is 0 * inf = NaN, as PyTorch's.
+  using Real = typename real_of<typename Node::Scalar>::type;
+  Index count = 1;
+  for (Index extent : d) count *= extent;
+  const Real scale = reduction == loss_reduction::mean ? Real(1) / Real(count) : Real(1);
+  return sum(softplus(logits) - target * logits) * scale;
 }
 
 /// Mean squared error.

@@ -75,6 +75,25 @@ struct Sigmoid {
   template <class Y> auto derivative_from_value(const Y& y) const { return y * (scalar_of<Y>(1) - y); }
 };
 
+// softplus(x) = log(1 + e^x), stable for every x (vector_math::softplus_op).
+struct Softplus {
+  static constexpr const char* name = "softplus";
+  template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::softplus_op<scalar_of<X>>()); }
+  template <class X> auto derivative(const X& x) const { return x.unaryExpr(vector_math::sigmoid_op<scalar_of<X>>()); }
+};
+
+// log sigmoid(x) = -softplus(-x); its derivative is sigmoid(-x) = 1 - sigmoid(x), written
+// so that it is not 1 - 1 = 0 where sigmoid(x) rounds to 1.
+struct LogSigmoid {
+  static constexpr const char* name = "log_sigmoid";
+  template <class X> auto value(const X& x) const {
+    return -(-x).unaryExpr(vector_math::softplus_op<scalar_of<X>>());
+  }
+  template <class X> auto derivative(const X& x) const {
+    return (-x).unaryExpr(vector_math::sigmoid_op<scalar_of<X>>());
+  }
+};
+
 // The derivative at 0 is 0. On dual numbers the value is a selection by the same
 // condition, so that forward mode agrees (a maximum would pass x's tangent at a tie).
 struct Relu {
