@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "threads.hpp"
+
 namespace fusegrad {
 
 /// Index and dimension type (Eigen's, signed).
@@ -30,7 +32,9 @@ using EigenTensor = Eigen::Tensor<S, R, Eigen::RowMajor>;
 
 // destination = expression, for a destination already of the expression's dimensions,
 // evaluated element by element (in packets) rather than in tiles: Eigen's tiled path,
-// which it picks for broadcasts, allocates scratch blocks on every evaluation.
+// which it picks for broadcasts, allocates scratch blocks on every evaluation. Large
+// evaluations run on fusegrad's threads when set_num_threads asked for them
+// (core/threads.hpp).
 template <class Destination, class Expression>
 void evaluate_into(Destination& destination, const Expression& expression) {
   // An empty destination reads nothing, and Eigen refuses (asserts on) some of the
@@ -38,6 +42,17 @@ void evaluate_into(Destination& destination, const Expression& expression) {
   if (destination.size() == 0) return;
   using Assign = const Eigen::TensorAssignOp<Destination, const Expression>;
   const Assign assign(destination, expression);
+#if defined(EIGEN_USE_THREADS)
+  // A rank-0 destination is a full reduction of an input of unknown size: Eigen's reducer
+  // weighs that itself, and stays on the calling thread when it is small.
+  const Index work = Destination::NumDimensions == 0 ? threads::min_elements_per_chunk : destination.size();
+  if (const Eigen::ThreadPoolDevice* device = threads::device_for(work)) {
+    constexpr bool threaded_vectorizable = Eigen::internal::IsVectorizable<Eigen::ThreadPoolDevice, Assign>::value;
+    Eigen::internal::TensorExecutor<Assign, Eigen::ThreadPoolDevice, threaded_vectorizable,
+                                    Eigen::internal::TiledEvaluation::Off>::run(assign, *device);
+    return;
+  }
+#endif
   constexpr bool vectorizable = Eigen::internal::IsVectorizable<Eigen::DefaultDevice, Assign>::value;
   Eigen::internal::TensorExecutor<Assign, Eigen::DefaultDevice, vectorizable,
                                   Eigen::internal::TiledEvaluation::Off>::run(assign, Eigen::DefaultDevice());

@@ -691,23 +691,40 @@ struct ConstantSeed {
   S at(Index) const { return value; }
 };
 
+// What one pass over part of a region gathers: the running sums of single values'
+// gradients (by slot) and the sum of the values.
+template <class N>
+struct SweepSums {
+  using S = typename N::Scalar;
+  using P = lane_packet_t<S>;
+  static constexpr int slots = LaneEvaluator<N>::slots > 0 ? LaneEvaluator<N>::slots : 1;
+  SlotSum<S, P> sums[slots], other_sums[slots];
+  SlotSum<S, S> tail_sums[slots];
+  S total = 0;
+  void collect_into(LaneEvaluator<N>& plan) const {
+    plan.collect(sums);
+    plan.collect(other_sums);
+    plan.collect(tail_sums);
+  }
+};
+
 // One pass over the elements [first, n) of the region: per packet, values forward, then
-// the adjoint from the seed; returns the sum of those values when asked to (Sum), summed
-// in blocks so that rounding grows with the block count rather than with n.
+// the adjoint from the seed; with Sum, out.total is the sum of those values, summed in
+// blocks so that rounding grows with the block count rather than with n.
 template <bool Sum, class N, class Seed>
-typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const Seed& seed) {
+void sweep_part(const LaneEvaluator<N>& plan, Index first, Index n, const Seed& seed, SweepSums<N>& out) {
   using S = typename N::Scalar;
   using P = lane_packet_t<S>;
   constexpr Index width = lanes::width<S, P>, block = 256 * width;
   // The loops run on a copy of the plan that never leaves this function, so the compiler
   // knows the stores into gradients cannot change it and keeps its pointers and single
-  // values in registers; what the loops gather is collected into the plan itself.
+  // values in registers; what the loops gather goes to `out`, and from there to the plan.
   LaneEvaluator<N> work = plan;
-  // The running sums of single values' gradients: a small local array indexed by
+  // The running sums of single values' gradients: small local arrays indexed by
   // constants once inlined, which the compiler keeps in registers.
-  constexpr int slots = LaneEvaluator<N>::slots > 0 ? LaneEvaluator<N>::slots : 1;
-  SlotSum<S, P> sums[slots], other_sums[slots];
-  SlotSum<S, S> tail_sums[slots];
+  auto& sums = out.sums;
+  auto& other_sums = out.other_sums;
+  auto& tail_sums = out.tail_sums;
   S total = 0;
   Index i = first;
   while (i + width <= n) {
@@ -757,9 +774,37 @@ typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const See
     }
     work.adjoint_at(tail_record, seed.template at<S>(i), i, tail_sums);
   }
-  plan.collect(sums);
-  plan.collect(other_sums);
-  plan.collect(tail_sums);
+  out.total = total;
+}
+
+// sweep_part over [first, n), collected into the plan. A large region is split into one
+// chunk per thread (core/threads.hpp), at block boundaries so that only the last has a
+// scalar tail; chunks write disjoint elements of every gradient, and their single-value
+// sums and totals are combined in chunk order, so a given thread count always gives the
+// same result.
+template <bool Sum, class N, class Seed>
+typename N::Scalar sweep(LaneEvaluator<N>& plan, Index first, Index n, const Seed& seed) {
+  using S = typename N::Scalar;
+  constexpr Index block = 256 * lanes::width<S, lane_packet_t<S>>;
+  const int chunks = threads::chunks_for(n - first);
+  if (chunks == 1) {
+    SweepSums<N> part;
+    sweep_part<Sum>(plan, first, n, seed, part);
+    part.collect_into(plan);
+    return part.total;
+  }
+  constexpr int most_chunks = 64;
+  SweepSums<N> parts[most_chunks];
+  const int used = chunks < most_chunks ? chunks : most_chunks;
+  const Index blocks = (n - first + block - 1) / block;
+  const auto bound = [&](int c) { return c == used ? n : std::min(n, first + blocks * c / used * block); };
+  const LaneEvaluator<N>& shared_plan = plan;
+  threads::run_chunks(used, [&](int c) { sweep_part<Sum>(shared_plan, bound(c), bound(c + 1), seed, parts[c]); });
+  S total = 0;
+  for (int c = 0; c < used; ++c) {
+    parts[c].collect_into(plan);
+    total += parts[c].total;
+  }
   return total;
 }
 
