@@ -7,7 +7,7 @@
 // #error does not stop GCC; a missing header does, before the errors that would follow.
 #include <fusegrad_needs_cxx20_stop_here>
 #endif
-#include <unsupported/Eigen/CXX11/Tensor>
+#include "eigen.hpp"
 
 #include <array>
 #include <concepts>

@@ -17,7 +17,7 @@
 // CMake target fusegrad::fusegrad and fusegrad.pc define it; -pthread links the pool).
 // Without it, set_num_threads(n) for n > 1 is an error and everything runs on the
 // calling thread.
-#include <unsupported/Eigen/CXX11/Tensor>
+#include "eigen.hpp"
 
 #include <exception>
 #include <memory>

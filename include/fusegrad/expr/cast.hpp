@@ -2,6 +2,7 @@
 #pragma once
 // A plain operand meeting a dual one (a constant matrix inside a function being
 // differentiated in forward mode) is read as dual numbers with zero tangent.
+#include "../core/dual.hpp"
 #include "node.hpp"
 
 namespace fusegrad::expr {

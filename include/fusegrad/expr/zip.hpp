@@ -4,6 +4,8 @@
 // operand receives g times its partial, summed back to its own shape.
 #include <algorithm>
 
+#include "../core/elementwise.hpp"
+#include "../ops/binary.hpp"
 #include "../ops/markers.hpp"
 #include "broadcast.hpp"
 

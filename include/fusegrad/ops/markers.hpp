@@ -2,6 +2,8 @@
 #pragma once
 // Derivatives that are the constants 1 or -1 are returned as these markers, so that
 // the adjoint passes the upstream gradient on without multiplying it.
+#include <type_traits>
+
 namespace fusegrad::ops {
 
 struct One {};

@@ -34,6 +34,9 @@ class Parameter {
   /// The accumulated gradient, or nullptr when no backward reached the parameter since
   /// its last zero_grad (the parameter is then left alone, as PyTorch leaves a None grad).
   const S* gradient() const { return held_->gradient(); }
+  /// The gradient, writable: zeros (then counted as a gradient) when no backward reached
+  /// the parameter since its last zero_grad.
+  S* mutable_gradient() { return held_->mutable_gradient(); }
   /// The tensor's zero_grad().
   void zero_grad() { held_->zero_grad(); }
 
@@ -45,6 +48,7 @@ class Parameter {
     virtual S* values() = 0;
     virtual const S* read_values() const = 0;
     virtual const S* gradient() const = 0;
+    virtual S* mutable_gradient() = 0;
     virtual void zero_grad() = 0;
   };
   template <int R>
@@ -56,6 +60,7 @@ class Parameter {
     S* values() override { return tensor.mutable_value().data(); }
     const S* read_values() const override { return tensor.data(); }
     const S* gradient() const override { return tensor.has_grad() ? tensor.grad().data() : nullptr; }
+    S* mutable_gradient() override { return tensor.mutable_grad().data(); }
     void zero_grad() override { tensor.zero_grad(); }
   };
   std::shared_ptr<Base> held_;

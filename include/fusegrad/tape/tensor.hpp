@@ -288,6 +288,14 @@ class Tensor {
     return v.grad;
   }
 
+  /// The accumulated gradient of a leaf, writable (to clip it, or to average it across
+  /// processes): zeros when no backward reached the leaf since its last zero_grad(), which
+  /// then counts as a gradient. Throws graph_error as grad() does.
+  Value& mutable_grad() {
+    if (!var().is_leaf()) throw graph_error("fusegrad: mutable_grad() of a tensor that a statement produced; only leaves");
+    return const_cast<Value&>(grad());
+  }
+
   /// Whether a backward has given this leaf a gradient since its last zero_grad() (grad()
   /// would then return zeros).
   bool has_grad() const {
