@@ -26,6 +26,8 @@
 #include "support/bench_support.hpp"
 #include "torch_peers.hpp"
 
+#include <fusegrad/core/threads.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -52,6 +54,7 @@ struct Row {
   std::string workload;
   long n;
   std::optional<double> fusegrad_us, torch_us, adolc_us;
+  std::optional<double> fusegrad_2_threads_us;  // the large workloads only
   double hand_us = INFINITY;
   std::string hand_form;
   std::optional<double> fusegrad_allocs, torch_allocs, adolc_allocs;
@@ -79,6 +82,14 @@ Row time_case(const Case& c) {
   if (c.torch) r.torch_us = t[k++] * 1e6, r.torch_allocs = bench::allocations_per_call(call(c.torch));
   if (c.adolc) r.adolc_us = t[k++] * 1e6, r.adolc_allocs = bench::allocations_per_call(call(c.adolc));
   r.adolc_note = c.adolc ? c.adolc->info() : c.adolc_note;
+  // fusegrad again on two threads (fg::set_num_threads), where the work is large enough
+  // to share: 10^5 elements and up, the least-squares matrix (10^6) and the MLP.
+  if (c.n >= 100000 || c.workload.find("MLP 784") != std::string::npos ||
+      c.workload.find("X w - y") != std::string::npos) {
+    fusegrad::set_num_threads(2);
+    r.fusegrad_2_threads_us = bench::measure({c.fusegrad})[0] * 1e6;
+    fusegrad::set_num_threads(1);
+  }
   return r;
 }
 
@@ -205,15 +216,17 @@ int main(int argc, char** argv) {
   std::printf("every gradient checked against the hand-written one (relative %.0e) before timing; the "
               "hand-written one by central differences\n\n",
               bench::kTolerance);
-  std::printf("%-34s | %7s | %9s | %9s | %9s | %9s | %7s | %8s | %8s | %6s\n", "workload", "n", "fusegrad", "hand",
-              "libtorch", "ADOL-C", "fg/hand", "fg/torch", "fg/adolc", "allocs");
-  std::printf("%s\n", std::string(34 + 7 + 4 * 9 + 7 + 2 * 8 + 6 + 9 * 3, '-').c_str());
+  std::printf("2 thr    = fusegrad's speedup on two threads (fg::set_num_threads(2)) over one, large workloads\n\n");
+  std::printf("%-34s | %7s | %9s | %9s | %9s | %9s | %7s | %8s | %8s | %6s | %5s\n", "workload", "n", "fusegrad", "hand",
+              "libtorch", "ADOL-C", "fg/hand", "fg/torch", "fg/adolc", "allocs", "2 thr");
+  std::printf("%s\n", std::string(34 + 7 + 4 * 9 + 7 + 2 * 8 + 6 + 5 + 10 * 3, '-').c_str());
   for (const Row& r : rows)
-    std::printf("%-34s | %7s | %9s | %9s | %9s | %9s | %7s | %8s | %8s | %6s\n", r.workload.c_str(),
+    std::printf("%-34s | %7s | %9s | %9s | %9s | %9s | %7s | %8s | %8s | %6s | %5s\n", r.workload.c_str(),
                 pretty_n(r.n).c_str(), us(r.fusegrad_us).c_str(), us(r.hand_us).c_str(), us(r.torch_us).c_str(),
                 us(r.adolc_us).c_str(), ratio_cell(ratio(r.fusegrad_us, r.hand_us)).c_str(),
                 ratio_cell(ratio(r.fusegrad_us, r.torch_us)).c_str(),
-                ratio_cell(ratio(r.fusegrad_us, r.adolc_us)).c_str(), allocs(r.fusegrad_allocs).c_str());
+                ratio_cell(ratio(r.fusegrad_us, r.adolc_us)).c_str(), allocs(r.fusegrad_allocs).c_str(),
+                fixed(ratio(r.fusegrad_us, r.fusegrad_2_threads_us), "%.2f", "-").c_str());
 
   std::printf("\nper implementation: us per call, heap allocations per call\n");
   for (const Row& r : rows) {
@@ -231,25 +244,28 @@ int main(int argc, char** argv) {
 
   std::ostringstream csv;
   csv << "workload,n,fusegrad_us,hand_us,torch_us,adolc_us,fusegrad_over_hand,fusegrad_over_torch,"
-         "fusegrad_over_adolc,fusegrad_allocs_per_call,torch_allocs_per_call,adolc_allocs_per_call\n";
+         "fusegrad_over_adolc,fusegrad_allocs_per_call,torch_allocs_per_call,adolc_allocs_per_call,"
+         "fusegrad_2_threads_us,fusegrad_2_threads_speedup\n";
   for (const Row& r : rows)  // workload names hold no commas or quotes
     csv << r.workload << ',' << r.n << ',' << csv_field(r.fusegrad_us) << ',' << csv_field(r.hand_us) << ','
         << csv_field(r.torch_us) << ',' << csv_field(r.adolc_us) << ',' << csv_field(ratio(r.fusegrad_us, r.hand_us))
         << ',' << csv_field(ratio(r.fusegrad_us, r.torch_us)) << ',' << csv_field(ratio(r.fusegrad_us, r.adolc_us))
         << ',' << csv_field(r.fusegrad_allocs) << ',' << csv_field(r.torch_allocs) << ','
-        << csv_field(r.adolc_allocs) << '\n';
+        << csv_field(r.adolc_allocs) << ',' << csv_field(r.fusegrad_2_threads_us) << ','
+        << csv_field(ratio(r.fusegrad_us, r.fusegrad_2_threads_us)) << '\n';
 
   std::ostringstream md;
   md << "| workload | n | fusegrad (us) | hand (us) | libtorch (us) | ADOL-C (us) | fusegrad/hand | "
-        "fusegrad/libtorch | fusegrad/ADOL-C | fusegrad allocs/call |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n";
+        "fusegrad/libtorch | fusegrad/ADOL-C | fusegrad allocs/call | fusegrad 2-thread speedup |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const Row& r : rows) {
     std::string name = r.workload;
     for (std::size_t p = 0; (p = name.find('|', p)) != std::string::npos; p += 2) name.replace(p, 1, "\\|");
     md << "| `" << name << "` | " << pretty_n(r.n) << " | " << us(r.fusegrad_us) << " | " << us(r.hand_us) << " | "
        << us(r.torch_us) << " | " << us(r.adolc_us) << " | " << ratio_cell(ratio(r.fusegrad_us, r.hand_us))
        << " | " << ratio_cell(ratio(r.fusegrad_us, r.torch_us)) << " | "
-       << ratio_cell(ratio(r.fusegrad_us, r.adolc_us)) << " | " << allocs(r.fusegrad_allocs) << " |\n";
+       << ratio_cell(ratio(r.fusegrad_us, r.adolc_us)) << " | " << allocs(r.fusegrad_allocs) << " | "
+       << fixed(ratio(r.fusegrad_us, r.fusegrad_2_threads_us), "%.2f", "-") << " |\n";
   }
 
   std::string md_path = csv_path;

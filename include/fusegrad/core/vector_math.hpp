@@ -466,7 +466,7 @@ struct functor_traits<fusegrad::vector_math::sigmoid_op<S>> {
 template <class S>
 struct functor_traits<fusegrad::vector_math::softplus_op<S>> {
   enum {
-    Cost = functor_traits<scalar_exp_op<S>>::Cost + functor_traits<scalar_log_op<S>>::Cost + 12,
+    Cost = int(functor_traits<scalar_exp_op<S>>::Cost) + int(functor_traits<scalar_log_op<S>>::Cost) + 12,
     PacketAccess = std::is_same_v<S, float> || std::is_same_v<S, double>
   };
 };
