@@ -42,6 +42,15 @@ if(FUSEGRAD_SANITIZE)
   message(STATUS "fusegrad: tests built with ${_fusegrad_sanitize_flags}")
 endif()
 
+if(FUSEGRAD_TSAN)
+  if(FUSEGRAD_SANITIZE)
+    message(FATAL_ERROR "fusegrad: FUSEGRAD_TSAN and FUSEGRAD_SANITIZE cannot be combined (ThreadSanitizer excludes ASan)")
+  endif()
+  target_compile_options(fusegrad_test_options INTERFACE -fsanitize=thread -g1)
+  target_link_options(fusegrad_test_options INTERFACE -fsanitize=thread)
+  message(STATUS "fusegrad: tests built with -fsanitize=thread")
+endif()
+
 add_library(fusegrad_bench_options INTERFACE)
 target_compile_features(fusegrad_bench_options INTERFACE cxx_std_20)
 target_compile_options(fusegrad_bench_options INTERFACE
