@@ -106,8 +106,8 @@ struct Mlp {
   }
 };
 
-// conv 1->32 3x3 (same), ReLU, max-pool 2; conv 32->64 3x3 (same), ReLU, max-pool 2;
-// linear 3136 -> 10.
+// conv 1->C1 3x3 (same), ReLU, max-pool 2; conv C1->C2 3x3 (same), ReLU, max-pool 2;
+// linear C2*7*7 -> 10.
 struct Cnn {
   fg::Tensor<float, 4> K1, K2;
   fg::Tensor<float, 1> c1, c2, b;
@@ -126,12 +126,12 @@ struct Cnn {
   }
 
   fg::Tensor<float, 2> logits(const fg::Tensor<float, 4>& x) const {
-    const fg::Index n = x.dimension(0);
+    const fg::Index n = x.dimension(0), c1_count = c1.dimension(0), c2_count = c2.dimension(0);
     fg::Tensor<float, 4> p1 =
-        fg::max_pool2d(fg::relu(fg::conv2d(x, K1, fg::padding::same) + fg::reshape(c1, {32, 1, 1})), 2);
+        fg::max_pool2d(fg::relu(fg::conv2d(x, K1, fg::padding::same) + fg::reshape(c1, {c1_count, 1, 1})), 2);
     fg::Tensor<float, 4> p2 =
-        fg::max_pool2d(fg::relu(fg::conv2d(p1, K2, fg::padding::same) + fg::reshape(c2, {64, 1, 1})), 2);
-    return fg::matmul(fg::reshape(p2, {n, 64 * 7 * 7}), fg::transpose(W)) + b;
+        fg::max_pool2d(fg::relu(fg::conv2d(p1, K2, fg::padding::same) + fg::reshape(c2, {c2_count, 1, 1})), 2);
+    return fg::matmul(fg::reshape(p2, {n, c2_count * 7 * 7}), fg::transpose(W)) + b;
   }
 
   void gradients(Weights& out) const {

@@ -5,7 +5,8 @@
 // shuffled mini-batches, in float.
 //
 //   fashion_mnist [--epochs N] [--model mlp|cnn|both] [--short] [--data DIR]
-//                 [--out DIR] [--batch B] [--lr LR] [--seed S]
+//                 [--out DIR] [--batch B] [--lr LR] [--seed S] [--library fusegrad|libtorch|both]
+//                 [--steps N] [--cnn-channels C1,C2]
 //
 // Before anything is timed, the loss and every gradient of one batch are compared
 // between the libraries (same weights). Then, per model and epoch, each library trains
@@ -44,6 +45,9 @@ struct Options {
   int epochs = 0;  // 0: the model's default (default_epochs)
   std::vector<fm::Architecture> models{fm::Architecture::mlp, fm::Architecture::cnn};
   bool short_run = false;
+  bool libraries[2] = {true, true};  // fusegrad, libtorch (--library)
+  long steps = 0;                     // --steps: at most this many steps per epoch (0: all)
+  fm::CnnWidths cnn;                  // --cnn-channels C1,C2
   long batch = 64;
   double learning_rate = 1e-3;
   unsigned seed = 20260116;
@@ -62,7 +66,8 @@ constexpr long short_steps = 300;
   std::fprintf(stderr,
                "fashion_mnist: %s\n"
                "usage: fashion_mnist [--epochs N] [--model mlp|cnn|both] [--short] [--data DIR] [--out DIR]\n"
-               "                     [--batch B] [--lr LR] [--seed S]\n",
+               "                     [--batch B] [--lr LR] [--seed S] [--library fusegrad|libtorch|both]\n"
+               "                     [--steps N] [--cnn-channels C1,C2]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -88,6 +93,19 @@ Options parse(int argc, char** argv) {
       if (m == "mlp") o.models = {fm::Architecture::mlp};
       else if (m == "cnn") o.models = {fm::Architecture::cnn};
       else if (m != "both") usage("--model " + m + ": expected mlp, cnn or both");
+    } else if (arg == "--library") {
+      const std::string l = value();
+      if (l == "fusegrad") o.libraries[1] = false;
+      else if (l == "libtorch") o.libraries[0] = false;
+      else if (l != "both") usage("--library " + l + ": expected fusegrad, libtorch or both");
+    } else if (arg == "--cnn-channels") {
+      const std::string v = value();
+      const auto comma = v.find(',');
+      if (comma == std::string::npos) usage("--cnn-channels " + v + ": expected C1,C2");
+      o.cnn.first = long(number(v.substr(0, comma), 1));
+      o.cnn.second = long(number(v.substr(comma + 1), 1));
+    } else if (arg == "--steps") {
+      o.steps = long(number(value(), 1));
     } else if (arg == "--short") {
       o.short_run = true;
     } else if (arg == "--data") {
@@ -315,7 +333,7 @@ int main(int argc, char** argv) {
   // Verification first: a wrong gradient would make the timings meaningless.
   bool verified = true;
   for (fm::Architecture a : options.models)
-    verified = verify(a, fm::initial_weights(a, options.seed), data.train, options.batch, 1e-4) && verified;
+    verified = verify(a, fm::initial_weights(a, options.seed, options.cnn), data.train, options.batch, 1e-4) && verified;
   if (!verified) {
     std::fprintf(stderr, "fashion_mnist: the libraries disagree on a gradient; nothing timed\n");
     return 1;
@@ -325,19 +343,19 @@ int main(int argc, char** argv) {
   std::vector<EpochRecord> records;
   std::vector<Summary> summaries;
   for (fm::Architecture a : options.models) {
-    const fm::Weights initial = fm::initial_weights(a, options.seed);
+    const fm::Weights initial = fm::initial_weights(a, options.seed, options.cnn);
     std::unique_ptr<fm::Model> models[2] = {fm::make_fusegrad_model(a, initial, options.learning_rate),
                                             fm::make_torch_model(a, initial, options.learning_rate)};
     const int epochs = options.short_run ? (options.epochs ? options.epochs : 1)
                                          : (options.epochs ? options.epochs : default_epochs(a));
-    const long step_limit = options.short_run ? short_steps : (1L << 40);
+    const long step_limit = options.steps ? options.steps : options.short_run ? short_steps : (1L << 40);
     Summary summary{fm::name(a), epochs, 0, target_accuracy(a)};
     std::vector<double> seconds[2];
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       const EpochData batches = shuffled(data.train, options.seed + unsigned(epoch));
       for (int turn = 0; turn < 2; ++turn) {
         const int k = (epoch % 2 == 1) ? turn : 1 - turn;  // alternate which library goes first
-        if (!models[k]) continue;
+        if (!models[k] || !options.libraries[k]) continue;
         EpochRecord r{fm::name(a), libraries[k], epoch};
         std::tie(r.train_loss, r.train_seconds) = train_epoch(*models[k], batches, options.batch, step_limit, r.steps);
         std::tie(r.test_accuracy, r.eval_seconds) = evaluate(*models[k], data.test);

@@ -19,7 +19,7 @@ namespace F = torch::nn::functional;
 
 struct MlpNet : torch::nn::Module {
   torch::nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
-  MlpNet() {
+  explicit MlpNet(const Weights&) {
     fc1 = register_module("fc1", torch::nn::Linear(image_pixels, 256));
     fc2 = register_module("fc2", torch::nn::Linear(256, 128));
     fc3 = register_module("fc3", torch::nn::Linear(128, class_count));
@@ -34,10 +34,12 @@ struct MlpNet : torch::nn::Module {
 struct CnnNet : torch::nn::Module {
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::Linear fc{nullptr};
-  CnnNet() {
-    conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3).padding(1)));
-    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3).padding(1)));
-    fc = register_module("fc", torch::nn::Linear(64 * 7 * 7, class_count));
+  // The widths from the weights' shapes: conv1.weight (C1, 1, 3, 3), conv2.weight (C2, C1, 3, 3).
+  explicit CnnNet(const Weights& w) {
+    const long c1 = w.at(0).shape.at(0), c2 = w.at(2).shape.at(0);
+    conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, c1, 3).padding(1)));
+    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(c1, c2, 3).padding(1)));
+    fc = register_module("fc", torch::nn::Linear(c2 * 7 * 7, class_count));
   }
   torch::Tensor forward(const torch::Tensor& images) {
     torch::Tensor h = images.view({-1, 1, image_side, image_side});
@@ -50,7 +52,7 @@ struct CnnNet : torch::nn::Module {
 template <class Net>
 class TorchModel final : public Model {
  public:
-  TorchModel(const Weights& initial, double learning_rate) : net_(std::make_shared<Net>()) {
+  TorchModel(const Weights& initial, double learning_rate) : net_(std::make_shared<Net>(initial)) {
     {
       torch::NoGradGuard copying;
       auto named = net_->named_parameters();

@@ -8,8 +8,9 @@
 //
 // Models (float, batch-first, images (batch, 1, 28, 28) as 784 floats each):
 //   mlp  784-256-128-10, ReLU:            fc1 -> relu -> fc2 -> relu -> fc3
-//   cnn  conv 1->32 3x3 pad 1, ReLU, max-pool 2; conv 32->64 3x3 pad 1, ReLU, max-pool 2;
-//        linear 64*7*7 -> 10
+//   cnn  conv 1->C1 3x3 pad 1, ReLU, max-pool 2; conv C1->C2 3x3 pad 1, ReLU, max-pool 2;
+//        linear C2*7*7 -> 10 (the widths C1, C2 are the bench's --cnn-channels; the
+//        models read them from the weights' shapes)
 // Loss: softmax cross-entropy on integer labels, mean over the batch. Optimizer: Adam
 // (PyTorch's rule and defaults, learning rate given). Parameters carry PyTorch's names
 // and layouts (Linear weight (out, in), Conv2d weight (K, C, kh, kw), row-major), so
@@ -28,6 +29,11 @@ inline constexpr long class_count = 10;
 
 enum class Architecture { mlp, cnn };
 
+/// The CNN's channel counts after its first and second convolution.
+struct CnnWidths {
+  long first = 32, second = 64;
+};
+
 inline const char* name(Architecture a) { return a == Architecture::mlp ? "mlp" : "cnn"; }
 
 /// One parameter tensor in PyTorch's naming and layout.
@@ -42,7 +48,7 @@ using Weights = std::vector<Parameter>;
 /// Linear and Conv2d initialise themselves by default: weight and bias uniform in
 /// [-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5) gives that bound
 /// for the weight), from a generator with the given seed.
-inline Weights initial_weights(Architecture a, unsigned seed) {
+inline Weights initial_weights(Architecture a, unsigned seed, CnnWidths widths = {}) {
   std::mt19937 generator(seed);
   Weights w;
   auto layer = [&](const std::string& prefix, std::vector<long> weight_shape) {
@@ -62,9 +68,9 @@ inline Weights initial_weights(Architecture a, unsigned seed) {
     layer("fc2", {128, 256});
     layer("fc3", {class_count, 128});
   } else {
-    layer("conv1", {32, 1, 3, 3});
-    layer("conv2", {64, 32, 3, 3});
-    layer("fc", {class_count, 64 * 7 * 7});
+    layer("conv1", {widths.first, 1, 3, 3});
+    layer("conv2", {widths.second, widths.first, 3, 3});
+    layer("fc", {class_count, widths.second * 7 * 7});
   }
   return w;
 }
