@@ -56,7 +56,7 @@ struct Options {
 };
 
 // Epochs when --epochs is not given: enough to reach the accuracy targets.
-int default_epochs(fm::Architecture a) { return a == fm::Architecture::mlp ? 15 : 8; }
+int default_epochs(fm::Architecture a) { return a == fm::Architecture::mlp ? 15 : 12; }
 // The targets for test accuracy.
 double target_accuracy(fm::Architecture a) { return a == fm::Architecture::mlp ? 0.883 : 0.916; }
 // --short: this many training steps per model, one epoch.
@@ -127,6 +127,20 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// The system's load average over the last minute (other processes compete for the two
+// cores of the development machine; printed with every epoch).
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double load = NAN;
+  in >> load;
+  return load;
+}
+
+std::string describe(fm::Architecture a, const fm::CnnWidths& cnn) {
+  if (a == fm::Architecture::mlp) return "MLP 784-256-128-10";
+  return "CNN conv " + std::to_string(cnn.first) + ", conv " + std::to_string(cnn.second) + ", linear";
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -186,7 +200,7 @@ struct EpochRecord {
   std::string model, library;
   int epoch = 0;
   long steps = 0;
-  double train_loss = 0, test_accuracy = 0, train_seconds = 0, eval_seconds = 0;
+  double train_loss = 0, test_accuracy = 0, train_seconds = 0, eval_seconds = 0, load = 0;
 };
 
 // The training set in one epoch's order, gathered into contiguous batches.
@@ -257,11 +271,11 @@ void write_csv(const std::string& path, std::vector<EpochRecord> records) {
     return std::tie(a.model, a.library, a.epoch) < std::tie(b.model, b.library, b.epoch);
   });
   std::ofstream out(path);
-  out << "model,library,epoch,steps,train_loss,test_accuracy,train_seconds,eval_seconds\n";
+  out << "model,library,epoch,steps,train_loss,test_accuracy,train_seconds,eval_seconds,load_average\n";
   char line[256];
   for (const EpochRecord& r : records) {
-    std::snprintf(line, sizeof line, "%s,%s,%d,%ld,%.6f,%.4f,%.3f,%.3f\n", r.model.c_str(), r.library.c_str(), r.epoch,
-                  r.steps, r.train_loss, r.test_accuracy, r.train_seconds, r.eval_seconds);
+    std::snprintf(line, sizeof line, "%s,%s,%d,%ld,%.6f,%.4f,%.3f,%.3f,%.2f\n", r.model.c_str(), r.library.c_str(),
+                  r.epoch, r.steps, r.train_loss, r.test_accuracy, r.train_seconds, r.eval_seconds, r.load);
     out << line;
   }
   if (!out) std::fprintf(stderr, "fashion_mnist: cannot write %s\n", path.c_str());
@@ -349,7 +363,7 @@ int main(int argc, char** argv) {
     const int epochs = options.short_run ? (options.epochs ? options.epochs : 1)
                                          : (options.epochs ? options.epochs : default_epochs(a));
     const long step_limit = options.steps ? options.steps : options.short_run ? short_steps : (1L << 40);
-    Summary summary{fm::name(a), epochs, 0, target_accuracy(a)};
+    Summary summary{describe(a, options.cnn), epochs, 0, target_accuracy(a)};
     std::vector<double> seconds[2];
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       const EpochData batches = shuffled(data.train, options.seed + unsigned(epoch));
@@ -359,10 +373,11 @@ int main(int argc, char** argv) {
         EpochRecord r{fm::name(a), libraries[k], epoch};
         std::tie(r.train_loss, r.train_seconds) = train_epoch(*models[k], batches, options.batch, step_limit, r.steps);
         std::tie(r.test_accuracy, r.eval_seconds) = evaluate(*models[k], data.test);
+        r.load = load_average();
         std::printf("epoch %2d  %-8s  %s  train loss %.4f  test accuracy %.4f  %.2f s/epoch (%ld steps, %.1f ms/step; "
-                    "test %.2f s)\n",
+                    "test %.2f s; load %.1f)\n",
                     epoch, r.library.c_str(), r.model.c_str(), r.train_loss, r.test_accuracy, r.train_seconds, r.steps,
-                    1e3 * r.train_seconds / double(r.steps), r.eval_seconds);
+                    1e3 * r.train_seconds / double(r.steps), r.eval_seconds, r.load);
         seconds[k].push_back(r.train_seconds);
         summary.steps = r.steps;
         summary.accuracy[k] = r.test_accuracy;

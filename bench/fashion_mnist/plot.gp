@@ -15,8 +15,9 @@ set grid
 set xlabel "epoch"
 
 series(model, library, column) = (strcol(1) eq model && strcol(2) eq library) ? column(column) : NaN
-fusegrad_style = "lw 2 pt 7 ps 0.6 lc rgb '#1f77b4'"
-torch_style = "lw 2 pt 5 ps 0.6 lc rgb '#d62728' dt 2"
+set style line 1 lw 2 pt 7 ps 0.6 lc rgb '#1f77b4'
+set style line 2 lw 2 pt 5 ps 0.6 lc rgb '#d62728' dt 2
+set style line 3 lw 1 lc rgb '#777777' dt 3
 
 set multiplot layout words(models),2 title "Fashion-MNIST, float, one thread: fusegrad and libtorch from the same weights and batches"
 do for [model in models] {
@@ -25,13 +26,13 @@ do for [model in models] {
   set title title_model . ": test accuracy"
   set ylabel "test accuracy"
   set key bottom right
-  plot csv using 3:(series(model, "fusegrad", 6)) skip 1 with linespoints @fusegrad_style title "fusegrad", \
-       csv using 3:(series(model, "libtorch", 6)) skip 1 with linespoints @torch_style title "libtorch", \
-       target with lines lc rgb "#777777" dt 3 title sprintf("target %.3f", target)
+  plot csv using 3:(series(model, "fusegrad", 6)) skip 1 with linespoints ls 1 title "fusegrad", \
+       csv using 3:(series(model, "libtorch", 6)) skip 1 with linespoints ls 2 title "libtorch", \
+       target with lines ls 3 title sprintf("target %.3f", target)
   set title title_model . ": training loss (mean over the epoch's batches)"
   set ylabel "training loss"
   set key top right
-  plot csv using 3:(series(model, "fusegrad", 5)) skip 1 with linespoints @fusegrad_style title "fusegrad", \
-       csv using 3:(series(model, "libtorch", 5)) skip 1 with linespoints @torch_style title "libtorch"
+  plot csv using 3:(series(model, "fusegrad", 5)) skip 1 with linespoints ls 1 title "fusegrad", \
+       csv using 3:(series(model, "libtorch", 5)) skip 1 with linespoints ls 2 title "libtorch"
 }
 unset multiplot
