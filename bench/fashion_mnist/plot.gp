@@ -21,7 +21,7 @@ set style line 3 lw 1 lc rgb '#777777' dt 3
 
 set multiplot layout words(models),2 title "Fashion-MNIST, float, one thread: fusegrad and libtorch from the same weights and batches"
 do for [model in models] {
-  title_model = model eq "mlp" ? "MLP 784-256-128-10" : "CNN (2 conv + max-pool, linear)"
+  title_model = model eq "mlp" ? "MLP 784-256-128-10" : "CNN conv 32, conv 64, linear"
   target = model eq "mlp" ? 0.883 : 0.916
   set title title_model . ": test accuracy"
   set ylabel "test accuracy"
@@ -29,7 +29,7 @@ do for [model in models] {
   plot csv using 3:(series(model, "fusegrad", 6)) skip 1 with linespoints ls 1 title "fusegrad", \
        csv using 3:(series(model, "libtorch", 6)) skip 1 with linespoints ls 2 title "libtorch", \
        target with lines ls 3 title sprintf("target %.3f", target)
-  set title title_model . ": training loss (mean over the epoch's batches)"
+  set title title_model . ": training loss (epoch mean)"
   set ylabel "training loss"
   set key top right
   plot csv using 3:(series(model, "fusegrad", 5)) skip 1 with linespoints ls 1 title "fusegrad", \
