@@ -2,8 +2,8 @@
 // dataset-fashion-mnist; FUSEGRAD_FASHION_MNIST_DIR names another directory): the
 // fusegrad MLP of the training bench (bench/fashion_mnist/fusegrad_models.cpp, compiled
 // into this test) trains 300 Adam steps, its loss falls and its test accuracy ends well
-// above chance; the small CNN the README shows as a training loop (between the
-// example-begin/end markers below) runs and its loss falls. Without the data, those
+// above chance; the small CNN the README shows as a training loop (the code between the
+// markers "example-begin" and "example-end" below) runs and its loss falls. Without the data, those
 // cases pass with a MESSAGE saying they were skipped. The IDX reader's refusals of
 // broken files are tested on files written here, with or without the data set.
 #include <fusegrad/fusegrad.hpp>
@@ -29,10 +29,10 @@ namespace fg = fusegrad;
 std::vector<float> train_cnn(const std::vector<float>& images, const std::vector<int>& labels, int steps,
                              int batch = 64) {
   fg::manual_seed(0);  // fg::Tensor::random is uniform in [-1, 1); scaled by 1/sqrt(fan-in)
-  fg::Tensor<float, 4> K1 = fg::Tensor<float, 4>::random(16, 1, 3, 3) / 3.0f;   // conv 1 -> 16, 3x3
-  fg::Tensor<float, 4> K2 = fg::Tensor<float, 4>::random(32, 16, 3, 3) / 12.0f; // conv 16 -> 32, 3x3
-  fg::Tensor<float, 2> W = fg::Tensor<float, 2>::random(10, 32 * 7 * 7) / 40.0f; // linear 1568 -> 10
-  fg::Tensor<float, 1> c1(16), c2(32), b(10);                                     // biases, zeros
+  fg::Tensor<float, 4> K1 = fg::Tensor<float, 4>::random(16, 1, 3, 3) / 3.0f;     // conv 1 -> 16, 3x3
+  fg::Tensor<float, 4> K2 = fg::Tensor<float, 4>::random(32, 16, 3, 3) / 12.0f;   // conv 16 -> 32, 3x3
+  fg::Tensor<float, 2> W = fg::Tensor<float, 2>::random(10, 32 * 7 * 7) / 40.0f;  // linear 1568 -> 10
+  fg::Tensor<float, 1> c1(16), c2(32), b(10);                                      // biases, zeros
   for (auto* p : {&c1, &c2, &b}) p->requires_grad(true);
   K1.requires_grad(true), K2.requires_grad(true), W.requires_grad(true);
   fg::optim::Adam<float> adam({K1, c1, K2, c2, W, b}, {.lr = 1e-3});
@@ -46,9 +46,11 @@ std::vector<float> train_cnn(const std::vector<float>& images, const std::vector
     std::copy_n(images.data() + first * 28 * 28, batch * 28 * 28, x.mutable_value().data());
     std::copy_n(labels.data() + first, batch, y.data());
     // conv, bias per channel, ReLU, 2x2 max-pool; twice; then a linear layer
-    fg::Tensor<float, 4> h = fg::max_pool2d(fg::relu(fg::conv2d(x, K1, fg::padding::same) + fg::reshape(c1, {16, 1, 1})), 2);
+    fg::Tensor<float, 4> h =
+        fg::max_pool2d(fg::relu(fg::conv2d(x, K1, fg::padding::same) + fg::reshape(c1, {16, 1, 1})), 2);
     h = fg::max_pool2d(fg::relu(fg::conv2d(h, K2, fg::padding::same) + fg::reshape(c2, {32, 1, 1})), 2);
-    fg::Tensor<float, 0> loss = fg::cross_entropy(fg::matmul(fg::reshape(h, {batch, 32 * 7 * 7}), fg::transpose(W)) + b, y);
+    fg::Tensor<float, 2> logits = fg::matmul(fg::reshape(h, {batch, 32 * 7 * 7}), fg::transpose(W)) + b;
+    fg::Tensor<float, 0> loss = fg::cross_entropy(logits, y);
     adam.zero_grad();
     loss.backward();  // gradients of all six parameters
     adam.step();
