@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../core/vector_math.hpp"
 #include "optimizer.hpp"
 
 namespace fusegrad::optim {
@@ -59,8 +60,10 @@ class AdamFamily : public Optimizer<S> {
       S* v = state.v.data();
       // In blocks that stay in the first-level cache, each statement an Eigen array
       // expression: vectorized, where a loop calling std::sqrt is not (the compiler
-      // must keep sqrt's errno for negative inputs, so it emits scalar code). The same
-      // operations in the same order as the rule above, so the same results.
+      // must keep sqrt's errno for negative inputs, so it emits scalar code). The
+      // square root is the correctly rounded instruction (vector_math::sqrt_op; Eigen's
+      // float packet sqrt is approximate under EIGEN_FAST_MATH), and the operations are
+      // those of the rule above in the same order.
       using Array = Eigen::Array<S, Eigen::Dynamic, 1>;
       constexpr Index block = 512;
       for (Index first = 0; first < n; first += block) {
@@ -75,7 +78,7 @@ class AdamFamily : public Optimizer<S> {
           M = b1 * M + (S(1) - b1) * (G + wd * X);
           V = b2 * V + (S(1) - b2) * (G + wd * X) * (G + wd * X);
         }
-        X -= step_size * M / (V.sqrt() / bias2_root + eps);
+        X -= step_size * M / (V.unaryExpr(vector_math::sqrt_op<S>()) / bias2_root + eps);
       }
     }
     this->steps_ = t;
