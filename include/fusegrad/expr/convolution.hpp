@@ -91,8 +91,11 @@ struct Convolution : expression_base {
   Index batch = 0, channels = 0, filters = 0;
   convolution::Axis rows, columns;  // H and W (H = 1 for a 1-D convolution)
   std::shared_ptr<EigenTensor<Scalar, rank>> cache = pool::make_cache<Scalar, rank>();
-  // The im2col matrix, kept from forward for the kernel's gradient.
-  std::shared_ptr<Matrix> cols = std::make_shared<Matrix>();
+  // The im2col matrix (taps, N*P), kept from forward for the kernel's gradient; its
+  // storage, like every temporary here, comes from and returns to the per-thread pool
+  // (a fresh allocation of this size costs a page fault per 4 KB, every step).
+  std::shared_ptr<EigenTensor<Scalar, 2>> cols = pool::make_cache<Scalar, 2>();
+  auto cols_matrix() const { return Eigen::Map<const Matrix>(cols->data(), cols->dimension(0), cols->dimension(1)); }
 
   Convolution(Input in, Kernel ker, conv_stride stride, padding p, const char* operation)
       : input(std::move(in)), kernel(std::move(ker)) {
@@ -127,9 +130,9 @@ struct Convolution : expression_base {
   auto kernel_matrix(const Scalar* data) const { return Eigen::Map<const Matrix>(data, filters, taps()); }
 
   // cols(r, n*P + y*OW + x) for r = (c, i, j): the input value that tap reads.
-  void im2col(const EigenTensor<Scalar, rank>& in, Matrix& out) const {
+  void im2col(const EigenTensor<Scalar, rank>& in, EigenTensor<Scalar, 2>& out) const {
     const Index P = positions(), H = rows.in, W = columns.in, OW = columns.out;
-    out.resize(taps(), batch * P);
+    pool::fit(out, Shape<2>{taps(), batch * P});
     Scalar* const base = out.data();
     for (Index c = 0; c < channels; ++c)
       for (Index i = 0; i < rows.kernel; ++i) {
@@ -154,9 +157,8 @@ struct Convolution : expression_base {
       }
   }
   // The reverse of im2col: adds every entry of `d` to the input position it came from.
-  void col2im(const Matrix& d, Scalar* gradient) const {
+  void col2im(const Scalar* base, Scalar* gradient) const {
     const Index P = positions(), H = rows.in, W = columns.in, OW = columns.out;
-    const Scalar* const base = d.data();
     for (Index c = 0; c < channels; ++c)
       for (Index i = 0; i < rows.kernel; ++i) {
         const auto [y0, y1] = rows.inside(i);
@@ -188,15 +190,16 @@ struct Convolution : expression_base {
     if (batch == 1) {
       // (1, K, OH, OW) is the (K, OH*OW) product itself.
       Eigen::Map<Matrix> out(cache->data(), filters, P);
-      out.noalias() = k * *cols;
+      out.noalias() = k * cols_matrix();
     } else {
-      const Matrix product = k * *cols;  // (K, N*P): columns (n, y, x)
+      pool::Recycled<Scalar, 2> product(Shape<2>{filters, batch * P});  // (K, N*P): columns (n, y, x)
+      Eigen::Map<Matrix>(product.tensor.data(), filters, batch * P).noalias() = k * cols_matrix();
       for (Index n = 0; n < batch; ++n)
         for (Index f = 0; f < filters; ++f)
-          std::memcpy(cache->data() + (n * filters + f) * P, product.data() + f * batch * P + n * P,
+          std::memcpy(cache->data() + (n * filters + f) * P, product.tensor.data() + f * batch * P + n * P,
                       sizeof(Scalar) * P);
     }
-    if (!kernel.node.needs_grad()) *cols = Matrix();  // only dKernel reads it
+    if (!kernel.node.needs_grad()) pool::give(std::move(*cols));  // only dKernel reads it
   }
   const EigenTensor<Scalar, rank>& forward() const { return *cache; }
   bool needs_grad() const { return input.node.needs_grad() || kernel.node.needs_grad(); }
@@ -215,23 +218,22 @@ struct Convolution : expression_base {
       return;
     }
     // The upstream gradient as a (K, N*P) matrix, columns (n, y, x).
-    EigenTensor<Scalar, 3> rearranged;
+    pool::Recycled<Scalar, 3> rearranged(Shape<3>{filters, batch, P});
     const Scalar* upstream;
     if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
       if (batch == 1) {
         upstream = g.data();
       } else {
-        rearranged.resize(filters, batch, P);
         for (Index n = 0; n < batch; ++n)
           for (Index f = 0; f < filters; ++f)
-            std::memcpy(rearranged.data() + (f * batch + n) * P, g.data() + (n * filters + f) * P,
+            std::memcpy(rearranged.tensor.data() + (f * batch + n) * P, g.data() + (n * filters + f) * P,
                         sizeof(Scalar) * P);
-        upstream = rearranged.data();
+        upstream = rearranged.tensor.data();
       }
     } else {
       const std::array<Index, 3> order{1, 0, 2};
-      rearranged = g.reshape(Shape<3>{batch, filters, P}).shuffle(order);
-      upstream = rearranged.data();
+      evaluate_into(rearranged.tensor, g.reshape(Shape<3>{batch, filters, P}).shuffle(order));
+      upstream = rearranged.tensor.data();
     }
     const Eigen::Map<const Matrix> gm(upstream, filters, batch * P);
 
@@ -239,16 +241,18 @@ struct Convolution : expression_base {
       kernel.backward_in_place([&](auto& gradient, bool add) {
         Eigen::Map<Matrix> d(gradient.data(), filters, taps());
         if (add)
-          d.noalias() += gm * cols->transpose();
+          d.noalias() += gm * cols_matrix().transpose();
         else
-          d.noalias() = gm * cols->transpose();
+          d.noalias() = gm * cols_matrix().transpose();
       });
     }
     if (input.node.needs_grad()) {
-      const Matrix dcols = kernel_matrix(kernel.value().data()).transpose() * gm;  // (C*kh*kw, N*P)
+      pool::Recycled<Scalar, 2> dcols(Shape<2>{taps(), batch * P});  // (C*kh*kw, N*P)
+      Eigen::Map<Matrix>(dcols.tensor.data(), taps(), batch * P).noalias() =
+          kernel_matrix(kernel.value().data()).transpose() * gm;
       input.backward_in_place([&](auto& gradient, bool add) {
         if (!add) gradient.setZero();
-        col2im(dcols, gradient.data());
+        col2im(dcols.tensor.data(), gradient.data());
       });
     }
   }

@@ -5,9 +5,13 @@
 //   Adam:  g = grad + weight_decay * p          AdamW:  p = p * (1 - lr * weight_decay)
 //   m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2
 //   p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+#include <Eigen/Core>
+
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "../core/vector_math.hpp"
 #include "optimizer.hpp"
 
 namespace fusegrad::optim {
@@ -54,15 +58,27 @@ class AdamFamily : public Optimizer<S> {
       if (state.m.empty()) state.m.assign(std::size_t(n), S(0)), state.v.assign(std::size_t(n), S(0));
       S* m = state.m.data();
       S* v = state.v.data();
-      for (Index i = 0; i < n; ++i) {
-        S d = g[i];
-        if constexpr (Decoupled)
-          x[i] *= decay;
-        else
-          d += wd * x[i];
-        m[i] = b1 * m[i] + (S(1) - b1) * d;
-        v[i] = b2 * v[i] + (S(1) - b2) * d * d;
-        x[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias2_root + eps);
+      // In blocks that stay in the first-level cache, each statement an Eigen array
+      // expression: vectorized, where a loop calling std::sqrt is not (the compiler
+      // must keep sqrt's errno for negative inputs, so it emits scalar code). The
+      // square root is the correctly rounded instruction (vector_math::sqrt_op; Eigen's
+      // float packet sqrt is approximate under EIGEN_FAST_MATH), and the operations are
+      // those of the rule above in the same order.
+      using Array = Eigen::Array<S, Eigen::Dynamic, 1>;
+      constexpr Index block = 512;
+      for (Index first = 0; first < n; first += block) {
+        const Index count = std::min(block, n - first);
+        Eigen::Map<Array> X(x + first, count), M(m + first, count), V(v + first, count);
+        const Eigen::Map<const Array> G(g + first, count);
+        if constexpr (Decoupled) {
+          X *= decay;
+          M = b1 * M + (S(1) - b1) * G;
+          V = b2 * V + (S(1) - b2) * G * G;
+        } else {
+          M = b1 * M + (S(1) - b1) * (G + wd * X);
+          V = b2 * V + (S(1) - b2) * (G + wd * X) * (G + wd * X);
+        }
+        X -= step_size * M / (V.unaryExpr(vector_math::sqrt_op<S>()) / bias2_root + eps);
       }
     }
     this->steps_ = t;
