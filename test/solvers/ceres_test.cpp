@@ -9,16 +9,13 @@
 
 #include <fusegrad/fusegrad.hpp>
 
+#include "rosenbrock.hpp"
+
 namespace fg = fusegrad;
 
 namespace {
 
-auto rosenbrock = [](const fg::Tensor<double, 1>& x) {
-  const fg::Index n = x.size();
-  auto head = fg::slice(x, {0}, {n - 1});
-  auto tail = fg::slice(x, {1}, {n - 1});
-  return fg::sum(100.0 * fg::square(tail - fg::square(head)) + fg::square(1.0 - head));
-};
+using fg::testing::rosenbrock;
 
 // y = a exp(b t) + c at 40 points, with a deterministic wobble in place of noise.
 struct curve_data {

@@ -7,19 +7,11 @@
 
 #include <fusegrad/fusegrad.hpp>
 
+#include "rosenbrock.hpp"
+
 namespace fg = fusegrad;
 
-namespace {
-
-// sum over i of 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2, minimal (0) at x = 1.
-auto rosenbrock = [](const fg::Tensor<double, 1>& x) {
-  const fg::Index n = x.size();
-  auto head = fg::slice(x, {0}, {n - 1});
-  auto tail = fg::slice(x, {1}, {n - 1});
-  return fg::sum(100.0 * fg::square(tail - fg::square(head)) + fg::square(1.0 - head));
-};
-
-}  // namespace
+using fg::testing::rosenbrock;
 
 TEST_CASE("LBFGS++ minimizes the 10-dimensional Rosenbrock function to 1e-8 with fusegrad's gradient") {
   LBFGSpp::LBFGSParam<double> param;
