@@ -29,15 +29,16 @@ namespace fusegrad {
 
 namespace threads {
 
-// The pool and its device, replaced as a whole by set_num_threads.
+/// The pool and its device, replaced as a whole by set_num_threads.
 struct pool_state {
 #if defined(EIGEN_USE_THREADS)
   std::unique_ptr<Eigen::ThreadPool> pool;
   std::unique_ptr<Eigen::ThreadPoolDevice> device;
 #endif
-  int count = 1;
+  int count = 1;  ///< the thread count set_num_threads was given (1: no pool)
 };
 
+/// The process's one pool_state.
 inline pool_state& state() {
   static pool_state s;
   return s;
