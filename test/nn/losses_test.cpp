@@ -134,3 +134,22 @@ TEST_CASE("binary_cross_entropy_with_logits rejects a shape mismatch and is NaN 
   CHECK(std::isnan(mean.item()));
   CHECK(total.item() == 0);
 }
+
+TEST_CASE_TEMPLATE("softplus, log_sigmoid and binary_cross_entropy_with_logits on empty and rank-0 tensors", T, float,
+                   double) {
+  fg::Tensor<T, 2> none(fg::Shape<2>{0, 4});
+  none.requires_grad(true);
+  fg::Tensor<T, 2> s = fg::softplus(none) + fg::log_sigmoid(none);
+  CHECK(s.size() == 0);
+  fg::Tensor<T, 0> total = fg::sum(fg::softplus(none));
+  total.backward();
+  CHECK(total.item() == T(0));
+  CHECK(none.grad().size() == 0);
+  fg::Tensor<T, 0> z = fg::Tensor<T, 0>::constant({}, T(2));
+  fg::Tensor<T, 0> y = fg::Tensor<T, 0>::constant({}, T(1));
+  z.requires_grad(true);
+  fg::Tensor<T, 0> loss = fg::binary_cross_entropy_with_logits(z, y);
+  loss.backward();
+  CHECK(double(loss.item()) == doctest::Approx(std::log1p(std::exp(-2.0))).epsilon(1e-6));
+  CHECK(double(z.grad()()) == doctest::Approx(1 / (1 + std::exp(-2.0)) - 1).epsilon(1e-6));
+}
