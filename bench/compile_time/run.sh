@@ -44,10 +44,10 @@ row() {
   read -r ms mm <<< "$(measure "$mine" "${flags[@]}")"
   if [ -n "$theirs" ]; then
     read -r ts tm <<< "$(measure "$theirs" "${flags[@]}")"
-    printf "| %-46s | %6.1f s | %5d MB | %6.1f s | %5d MB | %5.2f | %5.2f |\n' "$label" "$ms" "$mm" "$ts" "$tm" \
+    printf '| %-46s | %6.1f s | %5d MB | %6.1f s | %5d MB | %5.2f | %5.2f |\n' "$label" "$ms" "$mm" "$ts" "$tm" \
       "$(echo "$ms / $ts" | bc -l)" "$(echo "$mm / $tm" | bc -l)"
   else
-    printf "| %-46s | %6.1f s | %5d MB | %8s | %8s | %5s | %5s |\n' "$label" "$ms" "$mm" "" "" "" ""
+    printf '| %-46s | %6.1f s | %5d MB | %8s | %8s | %5s | %5s |\n' "$label" "$ms" "$mm" "" "" "" ""
   fi
 }
 
@@ -55,9 +55,9 @@ echo "compiler: $("$cxx" --version | head -n 1)"
 echo "flags: ${flags[*]}"
 echo "median of $repeat compilations each, one at a time"
 echo
-printf "| %-46s | %8s | %8s | %8s | %8s | %5s | %5s |\n' "translation unit" "fusegrad" "memory" "by hand" "memory" \
+printf '| %-46s | %8s | %8s | %8s | %8s | %5s | %5s |\n' "translation unit" "fusegrad" "memory" "by hand" "memory" \
   "time" "mem"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "----------" "----------" "----------" \
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" "----------" "----------" "----------" \
   "----------" "-------" "-------"
 row "MLP 784-256-10 training step (hand: Eigen)" mlp_step_fusegrad.cpp mlp_step_hand.cpp
 row "20 elementwise statements (hand: Eigen values)" elementwise20_fusegrad.cpp elementwise20_eigen.cpp
