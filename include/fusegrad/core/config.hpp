@@ -9,6 +9,7 @@
 #endif
 #include "eigen.hpp"
 
+#include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
@@ -30,32 +31,62 @@ using Shape = std::array<Index, R>;
 template <class S, int R>
 using EigenTensor = Eigen::Tensor<S, R, Eigen::RowMajor>;
 
+namespace detail {
+// Evaluates the elements [first, last) of an assignment, first a multiple of the packet
+// size. Each caller has its own copy of the evaluator, as Eigen's threaded executor does.
+template <bool Vectorizable, class Evaluator>
+void evaluate_range(Evaluator evaluator, Index first, Index last) {
+  Index i = first;
+  if constexpr (Vectorizable) {
+    constexpr Index width = Evaluator::PacketSize;
+    for (; i + 4 * width <= last; i += 4 * width) {
+      evaluator.evalPacket(i);
+      evaluator.evalPacket(i + width);
+      evaluator.evalPacket(i + 2 * width);
+      evaluator.evalPacket(i + 3 * width);
+    }
+    for (; i + width <= last; i += width) evaluator.evalPacket(i);
+  }
+  for (; i < last; ++i) evaluator.evalScalar(i);
+}
+}  // namespace detail
+
 // destination = expression, for a destination already of the expression's dimensions,
 // evaluated element by element (in packets) rather than in tiles: Eigen's tiled path,
-// which it picks for broadcasts, allocates scratch blocks on every evaluation. Large
-// evaluations run on fusegrad's threads when set_num_threads asked for them
-// (core/threads.hpp).
+// which it picks for broadcasts, allocates scratch blocks on every evaluation.
+//
+// One evaluator type per expression, on Eigen's DefaultDevice, whether or not threads
+// run it: a large destination is split into one range per thread (core/threads.hpp),
+// each evaluated by its own copy of the evaluator. (Eigen's ThreadPoolDevice executor
+// would instantiate every evaluator of the expression a second time, for a second
+// device: it made a program of 20 elementwise statements take twice as long to compile.)
+// What an evaluator computes ahead (a contraction or a full reduction inside the
+// expression) is computed on the calling thread.
 template <class Destination, class Expression>
 void evaluate_into(Destination& destination, const Expression& expression) {
   // An empty destination reads nothing, and Eigen refuses (asserts on) some of the
   // expressions an empty region builds: a broadcast of an operand with a size-0 dimension.
-  if (destination.size() == 0) return;
+  const Index n = destination.size();
+  if (n == 0) return;
   using Assign = const Eigen::TensorAssignOp<Destination, const Expression>;
-  const Assign assign(destination, expression);
-#if defined(EIGEN_USE_THREADS)
-  // A rank-0 destination is a full reduction of an input of unknown size: Eigen's reducer
-  // weighs that itself, and stays on the calling thread when it is small.
-  const Index work = Destination::NumDimensions == 0 ? threads::min_elements_per_chunk : destination.size();
-  if (const Eigen::ThreadPoolDevice* device = threads::device_for(work)) {
-    constexpr bool threaded_vectorizable = Eigen::internal::IsVectorizable<Eigen::ThreadPoolDevice, Assign>::value;
-    Eigen::internal::TensorExecutor<Assign, Eigen::ThreadPoolDevice, threaded_vectorizable,
-                                    Eigen::internal::TiledEvaluation::Off>::run(assign, *device);
-    return;
-  }
-#endif
+  using Evaluator = Eigen::TensorEvaluator<Assign, Eigen::DefaultDevice>;
   constexpr bool vectorizable = Eigen::internal::IsVectorizable<Eigen::DefaultDevice, Assign>::value;
-  Eigen::internal::TensorExecutor<Assign, Eigen::DefaultDevice, vectorizable,
-                                  Eigen::internal::TiledEvaluation::Off>::run(assign, Eigen::DefaultDevice());
+  const Eigen::DefaultDevice device;
+  const Assign assign(destination, expression);
+  Evaluator evaluator(assign, device);
+  if (evaluator.evalSubExprsIfNeeded(nullptr)) {
+    const int chunks = threads::chunks_for(n);
+    if (chunks == 1) {
+      detail::evaluate_range<vectorizable>(evaluator, 0, n);
+    } else {
+      // Range bounds on multiples of 4 packets, the unrolled loop's step.
+      constexpr Index step = 4 * Index(Evaluator::PacketSize);
+      const Index steps = (n + step - 1) / step;
+      const auto bound = [&](int c) { return c == chunks ? n : std::min(n, steps * c / chunks * step); };
+      threads::run_chunks(chunks, [&](int c) { detail::evaluate_range<vectorizable>(evaluator, bound(c), bound(c + 1)); });
+    }
+  }
+  evaluator.cleanup();
 }
 
 // Marks fusegrad's expression nodes; being a base class, it also makes argument-dependent

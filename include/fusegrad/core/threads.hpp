@@ -5,10 +5,9 @@
 // takes every core by itself would oversubscribe them; fg::set_num_threads(n) turns it
 // on for the whole program.
 //
-// Eigen's own ThreadPool (NonBlockingThreadPool) runs the work: Eigen's tensor
-// executor, reductions and contractions take it as a ThreadPoolDevice, with Eigen's cost
-// model deciding how many threads a given expression deserves, and fusegrad's fused
-// passes split their regions into one chunk per thread (expr/lanes.hpp). Nothing here
+// Eigen's own ThreadPool (NonBlockingThreadPool) runs the work: an Eigen evaluation
+// (core/config.hpp, evaluate_into) and a fused pass (expr/lanes.hpp) over a large
+// region are split into one chunk of elements per thread. Nothing here
 // depends on timing: chunk boundaries depend only on the element count and the thread
 // count, and partial sums are combined in chunk order, so results with a given thread
 // count are the same from run to run.
@@ -29,11 +28,10 @@ namespace fusegrad {
 
 namespace threads {
 
-/// The pool and its device, replaced as a whole by set_num_threads.
+/// The pool, replaced as a whole by set_num_threads.
 struct pool_state {
 #if defined(EIGEN_USE_THREADS)
   std::unique_ptr<Eigen::ThreadPool> pool;
-  std::unique_ptr<Eigen::ThreadPoolDevice> device;
 #endif
   int count = 1;  ///< the thread count set_num_threads was given (1: no pool)
 };
@@ -57,38 +55,29 @@ inline int chunks_for(Eigen::Index n) {
   return most < count ? int(most) : count;
 }
 
-#if defined(EIGEN_USE_THREADS)
-// The device for an Eigen evaluation of n elements: the pool's when there is one and n
-// is large enough to share (Eigen's cost model then decides how many threads it takes),
-// else null (the calling thread, Eigen::DefaultDevice).
-inline const Eigen::ThreadPoolDevice* device_for(Eigen::Index n) {
-  const pool_state& s = state();
-  return s.count > 1 && n >= min_elements_per_chunk ? s.device.get() : nullptr;
-}
-#endif
 
-// Runs f(0), ..., f(chunks - 1), f(0) on the calling thread and the others on the pool,
-// and returns when all are done; the first exception thrown by any of them is rethrown
-// here, after all have finished.
-template <class F>
-void run_chunks(int chunks, const F& f) {
+// run_chunks without its function's type: the pool's work (scheduling, waiting,
+// passing an exception on) is compiled once, not once per caller.
+inline void run_chunks_erased(int chunks, void (*call)(const void*, int), const void* f) {
 #if defined(EIGEN_USE_THREADS)
   if (chunks > 1) {
     struct shared_state {
-      const F* f;
+      void (*call)(const void*, int);
+      const void* f;
       Eigen::Barrier done;
       std::mutex lock;
       std::exception_ptr error;
-      explicit shared_state(const F* function, int pending) : f(function), done(unsigned(pending)) {}
+      shared_state(void (*c)(const void*, int), const void* function, int pending)
+          : call(c), f(function), done(unsigned(pending)) {}
       void run(int c) {
         try {
-          (*f)(c);
+          call(f, c);
         } catch (...) {
           std::lock_guard<std::mutex> hold(lock);
           if (!error) error = std::current_exception();
         }
       }
-    } shared(&f, chunks - 1);
+    } shared(call, f, chunks - 1);
     for (int c = 1; c < chunks; ++c)
       state().pool->Schedule([s = &shared, c] {
         s->run(c);
@@ -100,7 +89,16 @@ void run_chunks(int chunks, const F& f) {
     return;
   }
 #endif
-  for (int c = 0; c < chunks; ++c) f(c);
+  for (int c = 0; c < chunks; ++c) call(f, c);
+}
+
+// Runs f(0), ..., f(chunks - 1), f(0) on the calling thread and the others on the pool,
+// and returns when all are done; the first exception thrown by any of them is rethrown
+// here, after all have finished.
+template <class F>
+void run_chunks(int chunks, const F& f) {
+  if (chunks == 1) return f(0);
+  run_chunks_erased(chunks, [](const void* function, int c) { (*static_cast<const F*>(function))(c); }, &f);
 }
 
 }  // namespace threads
@@ -109,8 +107,8 @@ void run_chunks(int chunks, const F& f) {
 inline int num_threads() { return threads::state().count; }
 
 /// Runs fusegrad's operations on n threads from now on: the caller and a pool of n - 1
-/// (Eigen::ThreadPool) on large elementwise passes, reductions, contractions and
-/// convolutions. n = 1 (the default) keeps everything on the calling thread. Call it when
+/// (Eigen::ThreadPool) on large elementwise passes and Eigen evaluations (an
+/// elementwise expression, a partial reduction, a layout change) of 32768 elements or more. n = 1 (the default) keeps everything on the calling thread. Call it when
 /// no fusegrad work is running on any thread. Throws std::invalid_argument for n < 1, or
 /// for n > 1 in a build without EIGEN_USE_THREADS.
 inline void set_num_threads(int n) {
@@ -118,12 +116,8 @@ inline void set_num_threads(int n) {
   threads::pool_state& s = threads::state();
   if (n == s.count) return;
 #if defined(EIGEN_USE_THREADS)
-  s.device.reset();
   s.pool.reset();
-  if (n > 1) {
-    s.pool = std::make_unique<Eigen::ThreadPool>(n - 1);
-    s.device = std::make_unique<Eigen::ThreadPoolDevice>(s.pool.get(), n);
-  }
+  if (n > 1) s.pool = std::make_unique<Eigen::ThreadPool>(n - 1);
   s.count = n;
 #else
   if (n > 1)

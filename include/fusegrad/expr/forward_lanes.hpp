@@ -90,7 +90,7 @@ bool evaluate_lanes(const N& node, Out* destination) {
     using P = lane_packet_t<D>;
     constexpr Index width = lanes::width<D, P>;
     const RegionLayout layout = region_layout(node);
-    if (!layout.ready) return false;
+    if (!layout.ready || layout.expands) return false;  // Eigen's broadcasting evaluates it
     if constexpr (!is_dual<D>)
       if (layout.row_length == 0) return false;
     const Index n = element_count(node.dims());

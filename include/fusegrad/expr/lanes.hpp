@@ -27,10 +27,11 @@
 // is paid even if backward never comes: one pass's worth of derivative work and the
 // buffers' memory until the statement is freed.
 //
-// A region qualifies when every operand of rank >= 1 has the region's full size or is
-// stretched only along leading dimensions (a bias over a batch, swept a row at a time:
-// RegionLayout), and the scalar type is float or double or a dual number of either; any
-// other expression takes the per-node path (Map::backward, Zip::backward).
+// Every region (expr/region.hpp: maps and zips over stored values and constants, of a
+// floating-point or dual scalar type) takes it, whatever its broadcasting: operands that
+// cover the region or its rows are read in place, others through stretched copies
+// (RegionLayout, Expansion). Other expressions take the per-node path (Map::backward,
+// Zip::backward).
 #include <memory>
 #include <optional>
 #include <vector>
@@ -38,6 +39,7 @@
 #include "../core/dual_lane.hpp"
 #include "../core/pool.hpp"
 #include "map.hpp"
+#include "region.hpp"
 #include "zip.hpp"
 
 // Packet types carry alignment attributes that template arguments drop; harmless here,
@@ -46,82 +48,6 @@
 #pragma GCC diagnostic ignored "-Wignored-attributes"
 
 namespace fusegrad::expr {
-
-// A node whose value is held in a tensor (a leaf, an evaluated reduction, contraction or
-// rank-0 subexpression): the region reads it, and hands it its gradient afterwards.
-template <class N>
-concept stored_tensor = requires(const N& node) {
-  { node.forward() } -> std::same_as<const EigenTensor<typename N::Scalar, N::rank>&>;
-};
-
-template <class N>
-inline constexpr bool lane_fusable = stored_tensor<N>;
-template <class S>
-inline constexpr bool lane_fusable<Constant<S>> = true;
-template <class Rule, class Child>
-inline constexpr bool lane_fusable<Map<Rule, Child>> = lane_fusable<Child>;
-template <class Rule, class Left, class Right>
-inline constexpr bool lane_fusable<Zip<Rule, Left, Right>> = lane_fusable<Left> && lane_fusable<Right>;
-
-// How a fused pass sweeps a region. Operands of rank >= 1 either cover it, or cover
-// only its last dimensions and are stretched along the leading ones (a bias over a
-// batch: b of shape (h) in x W^T + b of shape (B, h)). With such row operands, the region
-// is swept a row of row_length elements at a time, each row reading the same row of the
-// operand and adding into the same row of its gradient.
-struct RegionLayout {
-  bool ready = false;
-  Index row_length = 0;  // 0: every operand covers the region
-};
-
-// The row length over which `dims` is stretched in a region of shape `region`: the
-// product of the region's last k dimensions when dims ends in those k and is 1 before
-// them; 0 when dims is not stretched that way.
-template <std::size_t R, std::size_t RegionRank>
-Index stretched_row_length(const Shape<R>& dims, const Shape<RegionRank>& region) {
-  std::size_t matching = 0;
-  while (matching < R && matching < RegionRank && dims[R - 1 - matching] == region[RegionRank - 1 - matching] &&
-         dims[R - 1 - matching] != 1)
-    ++matching;
-  for (std::size_t k = matching; k < R; ++k)
-    if (dims[R - 1 - k] != 1) return 0;
-  Index length = 1;
-  for (std::size_t k = 0; k < matching; ++k) length *= region[RegionRank - 1 - k];
-  return length;
-}
-
-template <class N, std::size_t RegionRank>
-void fit_layout(const N& node, const Shape<RegionRank>& region, Index n, RegionLayout& layout) {
-  if constexpr (N::rank > 0) {
-    if (element_count(node.dims()) == n) return;
-    const Index length = stretched_row_length(node.dims(), region);
-    if (length == 0 || (layout.row_length != 0 && layout.row_length != length)) layout.ready = false;
-    layout.row_length = length;
-  }
-}
-template <class Rule, class Child, std::size_t RegionRank>
-void fit_layout(const Map<Rule, Child>& node, const Shape<RegionRank>& region, Index n, RegionLayout& layout) {
-  if (element_count(node.dims()) != n) layout.ready = false;
-  fit_layout(node.child, region, n, layout);
-}
-template <class Rule, class Left, class Right, std::size_t RegionRank>
-void fit_layout(const Zip<Rule, Left, Right>& node, const Shape<RegionRank>& region, Index n, RegionLayout& layout) {
-  if (element_count(node.dims()) != n) layout.ready = false;
-  fit_layout(node.left, region, n, layout);
-  fit_layout(node.right, region, n, layout);
-}
-
-// The layout of a region rooted at `node` (of n > 0 elements). Rows shorter than 16
-// elements are swept a row at a time only when there are at most 16 of them (a batch of
-// 4 with one output): each row costs a pass's setup.
-template <class N>
-RegionLayout region_layout(const N& node) {
-  const Index n = element_count(node.dims());
-  RegionLayout layout{n > 0, 0};
-  if (!layout.ready) return layout;
-  fit_layout(node, node.dims(), n, layout);
-  if (layout.row_length > 0 && layout.row_length < 16 && n / layout.row_length > 16) layout.ready = false;
-  return layout;
-}
 
 // A node's value in one packet: a lane, or a plain number for a single value.
 template <class N, class P>
@@ -314,24 +240,35 @@ struct StoredValues {
 // What every operand read from storage shares: its values, and for a single value
 // (rank 0) the running sum of its gradient, kept in the sweep's `sums` and collected
 // into `single_total`, or into its pending entry when the gradients are computed ahead.
-// A row operand's gradient is added to at i - offset, as its values are read.
+// A row operand's gradient is added to at i - offset, as its values are read. An
+// operand stretched otherwise is read from its Expansion (region.hpp), which gathers its
+// gradient over the region (never in a pass whose gradients are computed ahead:
+// sum_with_gradients declines such regions).
 template <class S, int R>
 struct StoredOperand : StoredValues<S, R> {
   bool receives;  // whether a gradient flows into it
   PendingGradients<S>* deferred;
   std::size_t entry = 0;
   S single_total = 0;
+  std::shared_ptr<Expansion<S>> expansion;  // shared by the plan's copies
 
   template <class P>
   struct record {};
   static constexpr int slots = R == 0 ? 1 : 0;
 
-  StoredOperand(const S* v, Index size, Index region_size, bool gradient_flows, PendingGradients<S>* pending)
-      : StoredValues<S, R>(v, size, region_size), receives(gradient_flows), deferred(pending) {
+  StoredOperand(const S* v, const Shape<R>& dims, const RegionLayout& layout, bool gradient_flows,
+                PendingGradients<S>* pending)
+      : StoredValues<S, R>(v, element_count(dims), layout.size), receives(gradient_flows), deferred(pending) {
     if constexpr (R == 0) {
       if (receives && deferred) {
         entry = deferred->entries.size();
         deferred->entries.emplace_back();
+      }
+    } else {
+      if (layout.expands && reading_of(dims, layout) == operand_reading::expanded) {
+        expansion = std::make_shared<Expansion<S>>(v, dims.data(), R, layout, receives);
+        this->values = expansion->values.data();
+        this->by_row = false;
       }
     }
   }
@@ -359,15 +296,15 @@ struct LaneEvaluator : StoredOperand<typename N::Scalar, N::rank> {
   std::shared_ptr<EigenTensor<S, N::rank>> adjoint_buffer;  // shared by the plan's copies
   S* adjoint = nullptr;
 
-  LaneEvaluator(const N& n, Index count, PendingGradients<S>* pending)
-      : Base(n.forward().data(), element_count(n.dims()), count, n.needs_grad(), pending), node(n) {
+  LaneEvaluator(const N& n, const RegionLayout& layout, PendingGradients<S>* pending)
+      : Base(n.forward().data(), n.dims(), layout, n.needs_grad(), pending), node(n) {
     if constexpr (N::rank > 0) {
       if (!this->receives) return;
       if (pending) {
         adjoint = pending->template add_buffer<N::rank>(n.dims()).data;
       } else {
         adjoint_buffer = pool::make_shared_tensor<S, N::rank>(n.dims());
-        adjoint = adjoint_buffer->data();
+        adjoint = this->expansion ? this->expansion->adjoint.data() : adjoint_buffer->data();
       }
       if (this->by_row) std::fill_n(adjoint, element_count(n.dims()), S(0));  // every row adds
     }
@@ -398,6 +335,7 @@ struct LaneEvaluator : StoredOperand<typename N::Scalar, N::rank> {
       total.tensor() = this->single_total;
       node.backward(total.tensor);
     } else {
+      if (this->expansion) this->expansion->sum_into(adjoint_buffer->data(), adjoint_buffer->size(), false);
       node.backward(*adjoint_buffer);
     }
   }
@@ -412,11 +350,16 @@ struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
   S* gradient = nullptr;
   bool add = false;
 
-  LaneEvaluator(const Leaf<S, R>& leaf, Index count, PendingGradients<S>* pending)
-      : Base(leaf.variable->value->data(), leaf.variable->value->size(), count, leaf.variable->tracks(), pending),
+  LaneEvaluator(const Leaf<S, R>& leaf, const RegionLayout& layout, PendingGradients<S>* pending)
+      : Base(leaf.variable->value->data(), leaf.shape, layout, leaf.variable->tracks(), pending),
         variable(leaf.variable.get()) {
     if constexpr (R > 0) {
       if (!this->receives) return;
+      if (this->expansion) {
+        // Gathered over the region, summed into the gradient after the pass (finish).
+        gradient = this->expansion->adjoint.data();
+        return;
+      }
       const Index size = variable->value->size();
       if (pending) {
         for (auto& earlier : pending->entries)
@@ -465,6 +408,10 @@ struct LaneEvaluator<Leaf<S, R>> : StoredOperand<S, R> {
       variable->accumulate_in_place([total](EigenTensor<S, R>& g, bool add_to) {
         g.data()[0] = add_to ? g.data()[0] + total : total;
       });
+    } else {
+      if (!this->receives || !this->expansion) return;
+      const Expansion<S>& e = *this->expansion;
+      variable->accumulate_in_place([&e](EigenTensor<S, R>& g, bool add_to) { e.sum_into(g.data(), g.size(), add_to); });
     }
   }
 };
@@ -474,7 +421,7 @@ struct LaneEvaluator<Constant<S>> {
   S constant;
   template <class P>
   struct record {};
-  LaneEvaluator(const Constant<S>& c, Index, PendingGradients<S>*) : constant(c.value) {}
+  LaneEvaluator(const Constant<S>& c, const RegionLayout&, PendingGradients<S>*) : constant(c.value) {}
   template <bool Needed, class P>
   S value(record<P>&, Index) const { return constant; }
   template <class P>
@@ -498,8 +445,8 @@ struct LaneEvaluator<Map<Rule, Child>> {
   using operand_form = value_form<Child, P>;
   template <class P>
   using form = std::remove_cvref_t<decltype(std::declval<const Rule&>().value(std::declval<const operand_form<P>&>()))>;
-  LaneEvaluator(const Node& n, Index count, PendingGradients<S>* pending)
-      : node(n), child(n.child, count, pending), needs(n.child.needs_grad()) {}
+  LaneEvaluator(const Node& n, const RegionLayout& layout, PendingGradients<S>* pending)
+      : node(n), child(n.child, layout, pending), needs(n.child.needs_grad()) {}
   // Whether the derivative reads the map's value y (tanh' = 1 - y^2), its operand x, or
   // neither (a constant derivative).
   static constexpr bool from_value = requires(const Rule& rule, const Lane<S, S>& y) {
@@ -574,8 +521,8 @@ struct LaneEvaluator<Zip<Rule, Left, Right>> {
   template <class P>
   using form = std::remove_cvref_t<decltype(std::declval<const Rule&>().value(
       std::declval<const value_form<Left, P>&>(), std::declval<const value_form<Right, P>&>()))>;
-  LaneEvaluator(const Node& n, Index count, PendingGradients<S>* pending)
-      : node(n), left(n.left, count, pending), right(n.right, count, pending),
+  LaneEvaluator(const Node& n, const RegionLayout& layout, PendingGradients<S>* pending)
+      : node(n), left(n.left, layout, pending), right(n.right, layout, pending),
         left_needs(n.left.needs_grad()), right_needs(n.right.needs_grad()) {}
   // Add and subtract have constant partials: their operands are read only for the value.
   static constexpr bool constant_partials = [] {
@@ -829,38 +776,17 @@ typename N::Scalar sweep_rows(LaneEvaluator<N>& plan, Index first, Index last, c
   return total;
 }
 
-template <class N>
-inline constexpr bool is_elementwise = false;
-template <class Rule, class Child>
-inline constexpr bool is_elementwise<Map<Rule, Child>> = true;
-template <class Rule, class Left, class Right>
-inline constexpr bool is_elementwise<Zip<Rule, Left, Right>> = true;
-
-// A region starts at a map or zip (a stored value alone has nothing to fuse: a sum of a
-// matrix product keeps the product's own backward for a uniform gradient).
-// Dual numbers (forward over reverse: hvp, hessian) run through it too, a packet of
-// values and one of tangents at a time (core/dual_lane.hpp).
-template <class N>
-inline constexpr bool lane_region = (std::is_floating_point_v<typename N::Scalar> || is_dual<typename N::Scalar>) &&
-                                    N::rank > 0 && is_elementwise<N> && lane_fusable<N>;
-
-// Runs the fused adjoint of `node` seeded with g when the region qualifies; returns
-// whether it did (else the caller takes the per-node path).
+// Runs the fused adjoint of region `node` (lane_region) seeded with g.
 template <class N, class G>
-bool fused_backward(const N& node, const G& g) {
-  if constexpr (!lane_region<N>) {
-    return false;
-  } else {
-    using S = typename N::Scalar;
-    const RegionLayout layout = region_layout(node);
-    if (!layout.ready) return false;
-    const Index n = element_count(node.dims());
-    const ExpressionSeed<S, G> seed(g);
-    LaneEvaluator<N> plan(node, n, nullptr);
-    sweep_rows<false>(plan, 0, n, seed, layout);
-    plan.finish();
-    return true;
-  }
+void fused_backward(const N& node, const G& g) {
+  static_assert(lane_region<N>);
+  using S = typename N::Scalar;
+  const RegionLayout layout = region_layout(node);
+  if (!layout.ready) return;  // an empty region: no operand receives anything
+  const ExpressionSeed<S, G> seed(g);
+  LaneEvaluator<N> plan(node, layout, nullptr);
+  sweep_rows<false>(plan, 0, layout.size, seed, layout);
+  plan.finish();
 }
 
 // Whether the fused pass takes the region: its scalar type and nodes (lane_region), and
@@ -870,7 +796,8 @@ bool lane_pass_qualifies(const N& node) {
   if constexpr (!lane_region<N>) {
     return false;
   } else {
-    return region_layout(node).ready;
+    const RegionLayout layout = region_layout(node);
+    return layout.ready && !layout.expands;
   }
 }
 
@@ -925,9 +852,9 @@ bool sum_with_gradients(const N& node, S scale, S& sum, PendingGradients<S>& pen
     return false;
   } else {
     const RegionLayout layout = region_layout(node);
-    if (!layout.ready) return false;
-    const Index n = element_count(node.dims());
-    LaneEvaluator<N> plan(node, n, &pending);
+    if (!layout.ready || layout.expands) return false;
+    const Index n = layout.size;
+    LaneEvaluator<N> plan(node, layout, &pending);
     const ConstantSeed<S> seed{scale};
     if (blocking.elements_per_row == 0) {
       sum = sweep_rows<true>(plan, 0, n, seed, layout);

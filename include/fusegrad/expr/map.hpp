@@ -3,6 +3,7 @@
 // An elementwise unary node: out = f(child), d child = g * f'(child).
 #include "../ops/markers.hpp"
 #include "node.hpp"
+#include "region.hpp"
 
 namespace fusegrad::expr {
 
@@ -22,7 +23,16 @@ struct Map : expression_base {
   int gradient_paths() const { return child.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
-    if (!child.needs_grad() || fused_backward(*this, g)) return;
+    if (!child.needs_grad()) return;
+    if constexpr (lane_region<Map>)
+      fused_backward(*this, g);
+    else
+      backward_per_node(g);
+  }
+  // Outside fused regions (a map over a layout change or a `where`, of rank 0): the child
+  // receives g times the derivative as an Eigen expression, evaluated where it is used.
+  template <class G>
+  void backward_per_node(const G& g) const {
     const auto derivative = rule.derivative(child.forward());
     if (evaluate_before_passing<decltype(derivative)>(child)) {
       if constexpr (!ops::is_one<decltype(derivative)> && !ops::is_minus_one<decltype(derivative)>) {

@@ -137,10 +137,9 @@ auto as_node(T&& operand) {
 template <class T>
 using node_of = decltype(as_node(std::declval<const std::remove_cvref_t<T>&>()));
 
-// The fused single-pass adjoint of an elementwise region (lanes.hpp); false when the
-// region does not qualify and the caller must take the per-node path.
+// The fused single-pass adjoint of an elementwise region (lanes.hpp, lane_region).
 template <class N, class G>
-bool fused_backward(const N& node, const G& g);
+void fused_backward(const N& node, const G& g);
 
 // Backward through a node, the gradient reaching a child is g times a local derivative.
 // When several leaves below the child receive it, each would recompute that product

@@ -8,6 +8,7 @@
 #include "../ops/binary.hpp"
 #include "../ops/markers.hpp"
 #include "broadcast.hpp"
+#include "region.hpp"
 
 namespace fusegrad::expr {
 
@@ -36,7 +37,15 @@ struct Zip : expression_base {
   int gradient_paths() const { return left.gradient_paths() + right.gradient_paths(); }
   template <class G>
   void backward(const G& g) const {
-    if (fused_backward(*this, g)) return;
+    if constexpr (lane_region<Zip>)
+      fused_backward(*this, g);
+    else
+      backward_per_node(g);
+  }
+  // Outside fused regions: each operand receives g times its partial as an Eigen
+  // expression, evaluated where it is used.
+  template <class G>
+  void backward_per_node(const G& g) const {
     if constexpr (!is_constant<Left>)
       if (left.needs_grad()) pass(left, g, rule.d_left(operand_at(left, shape), operand_at(right, shape)));
     if constexpr (!is_constant<Right>)
