@@ -595,15 +595,16 @@ auto without_transpose(N&& node, Index& contracted_dimension) {
 }
 }  // namespace expr::detail
 
-/// Matrix products: 2-D x 2-D, 2-D x 1-D (matrix-vector), 1-D x 2-D, and batched
-/// 3-D x 3-D with equal batch sizes.
-template <Operand A, Operand B>
-auto matmul(const A& a, const B& b) {
+namespace detail {
+template <class A, class B>
+auto matmul_of(const A& a, const B& b) {
   constexpr int ra = expr::node_of<A>::rank, rb = expr::node_of<B>::rank;
-  static_assert(((ra == 1 || ra == 2) && (rb == 1 || rb == 2) && !(ra == 1 && rb == 1)) || (ra == 3 && rb == 3),
-                "fusegrad: matmul takes 2-D x 2-D, 2-D x 1-D, 1-D x 2-D or batched 3-D x 3-D operands "
-                "(use dot for two vectors)");
-  if constexpr (ra == 3)
+  constexpr bool valid = ((ra == 1 || ra == 2) && (rb == 1 || rb == 2) && !(ra == 1 && rb == 1)) || (ra == 3 && rb == 3);
+  static_assert(valid, "fusegrad: matmul takes 2-D x 2-D, 2-D x 1-D, 1-D x 2-D or batched 3-D x 3-D operands "
+                       "(use dot for two vectors)");
+  if constexpr (!valid)
+    return expr::refused{};
+  else if constexpr (ra == 3)
     return expr::BatchedMatmul<expr::node_of<A>, expr::node_of<B>>(expr::as_node(a), expr::as_node(b));
   else {
     Index left_dimension = ra - 1, right_dimension = 0;
@@ -613,6 +614,22 @@ auto matmul(const A& a, const B& b) {
                                   {expr::DimensionPair{left_dimension, right_dimension}}, "matmul");
   }
 }
+}  // namespace detail
+
+/// Matrix products: 2-D x 2-D, 2-D x 1-D (matrix-vector), 1-D x 2-D, and batched
+/// 3-D x 3-D with equal batch sizes.
+template <expr::OperandOrMatrix A, expr::OperandOrMatrix B>
+auto matmul(const A& a, const B& b) {
+  if constexpr (EigenDense<A> || EigenDense<B>) {
+    static_assert(expr::always_false<A>,
+                  "fusegrad: matmul of an Eigen matrix: use fg::constant(m) (read in place, no gradient) or copy "
+                  "it into a tensor, fg::Tensor<double, 2>(m)");
+    return expr::refused{};
+  } else {
+    return detail::matmul_of(a, b);
+  }
+}
+
 
 /// Inner product of two vectors (rank 0) and their outer product (rank 2).
 template <Operand A, Operand B>

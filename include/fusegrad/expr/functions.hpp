@@ -57,15 +57,46 @@ auto to_node(T&& v) {
 
 template <class Rule, class X>
 auto make_map(Rule rule, X&& x) {
-  return Map<Rule, node_of<X>>(std::move(rule), as_node(std::forward<X>(x)));
+  if constexpr (any_refused<X>) {
+    return refused{};
+  } else if constexpr (EigenDense<X>) {
+    static_assert(always_false<X>, "fusegrad: an Eigen matrix or vector where a fusegrad tensor or expression is expected: use fg::constant(m) (read in place, no gradient) or copy it into a tensor, fg::Tensor<double, 2>(m)");
+    return refused{};
+  } else {
+    return Map<Rule, node_of<X>>(std::move(rule), as_node(std::forward<X>(x)));
+  }
 }
+
+// Whether a and b hold different real types (float and double), neither of them dual.
+template <class A, class B>
+inline constexpr bool mixes_precisions = [] {
+  using a = typename scalar_or_void<A>::type;
+  using b = typename scalar_or_void<B>::type;
+  if constexpr (std::is_void_v<a> || std::is_void_v<b>)
+    return false;
+  else
+    return !std::is_same_v<typename real_of<a>::type, typename real_of<b>::type>;
+}();
 
 template <class Rule, class A, class B>
 auto make_zip(Rule rule, A&& a, B&& b) {
-  using S = typename common_scalar<std::remove_cvref_t<A>, std::remove_cvref_t<B>>::type;
-  using Left = decltype(to_node<S>(std::declval<const std::remove_cvref_t<A>&>()));
-  using Right = decltype(to_node<S>(std::declval<const std::remove_cvref_t<B>&>()));
-  return Zip<Rule, Left, Right>(std::move(rule), to_node<S>(std::forward<A>(a)), to_node<S>(std::forward<B>(b)));
+  if constexpr (any_refused<A, B>) {
+    return refused{};
+  } else if constexpr (EigenDense<A> || EigenDense<B>) {
+    static_assert(always_false<A>, "fusegrad: an Eigen matrix or vector where a fusegrad tensor or expression is expected: use fg::constant(m) (read in place, no gradient) or copy it into a tensor, fg::Tensor<double, 2>(m)");
+    return refused{};
+  } else if constexpr (mixes_precisions<std::remove_cvref_t<A>, std::remove_cvref_t<B>>) {
+    static_assert(always_false<A>,
+                  "fusegrad: an operation on a float tensor and a double tensor: give both one scalar type (for "
+                  "example fg::Tensor<double, R> x(y.value().cast<double>()), a copy through which no gradient "
+                  "flows)");
+    return refused{};
+  } else {
+    using S = typename common_scalar<std::remove_cvref_t<A>, std::remove_cvref_t<B>>::type;
+    using Left = decltype(to_node<S>(std::declval<const std::remove_cvref_t<A>&>()));
+    using Right = decltype(to_node<S>(std::declval<const std::remove_cvref_t<B>&>()));
+    return Zip<Rule, Left, Right>(std::move(rule), to_node<S>(std::forward<A>(a)), to_node<S>(std::forward<B>(b)));
+  }
 }
 
 template <class Rule, class A, class B>
@@ -94,8 +125,10 @@ auto reduce_all(Rule rule, X&& x) {
 
 }  // namespace expr
 
+// (An Eigen matrix on either side is taken only to be refused with one sentence.)
 template <class A, class B>
-concept ElementwisePair = (Operand<A> || Operand<B>) && (Operand<A> || Number<A>) && (Operand<B> || Number<B>);
+concept ElementwisePair = (Operand<A> || Operand<B>) && (expr::OperandOrMatrix<A> || Number<A>) &&
+                          (expr::OperandOrMatrix<B> || Number<B>);
 
 // Arithmetic, with NumPy broadcasting and numbers on either side.
 /// a + b elementwise, broadcast as NumPy does; numbers on either side.
@@ -171,31 +204,31 @@ auto where(const C& condition, const A& a, const B& b) {
 
 // Elementwise functions.
 /// e^x elementwise.
-template <Operand X> auto exp(X&& x) { return expr::make_map(ops::Exp{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto exp(X&& x) { return expr::make_map(ops::Exp{}, std::forward<X>(x)); }
 /// ln x elementwise.
-template <Operand X> auto log(X&& x) { return expr::make_map(ops::Log{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto log(X&& x) { return expr::make_map(ops::Log{}, std::forward<X>(x)); }
 /// sin x elementwise (SLEEF's packets when FUSEGRAD_HAS_SLEEF=1).
-template <Operand X> auto sin(X&& x) { return expr::make_map(ops::Sin{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto sin(X&& x) { return expr::make_map(ops::Sin{}, std::forward<X>(x)); }
 /// cos x elementwise (SLEEF's packets when FUSEGRAD_HAS_SLEEF=1).
-template <Operand X> auto cos(X&& x) { return expr::make_map(ops::Cos{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto cos(X&& x) { return expr::make_map(ops::Cos{}, std::forward<X>(x)); }
 /// tan x elementwise (SLEEF's packets when FUSEGRAD_HAS_SLEEF=1).
-template <Operand X> auto tan(X&& x) { return expr::make_map(ops::Tan{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto tan(X&& x) { return expr::make_map(ops::Tan{}, std::forward<X>(x)); }
 /// tanh x elementwise.
-template <Operand X> auto tanh(X&& x) { return expr::make_map(ops::Tanh{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto tanh(X&& x) { return expr::make_map(ops::Tanh{}, std::forward<X>(x)); }
 /// 1 / (1 + e^-x) elementwise.
-template <Operand X> auto sigmoid(X&& x) { return expr::make_map(ops::Sigmoid{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto sigmoid(X&& x) { return expr::make_map(ops::Sigmoid{}, std::forward<X>(x)); }
 /// log(1 + e^x) elementwise, stable for inputs of any magnitude; gradient sigmoid(x).
-template <Operand X> auto softplus(X&& x) { return expr::make_map(ops::Softplus{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto softplus(X&& x) { return expr::make_map(ops::Softplus{}, std::forward<X>(x)); }
 /// log(sigmoid(x)) = -softplus(-x) elementwise, stable; gradient sigmoid(-x).
-template <Operand X> auto log_sigmoid(X&& x) { return expr::make_map(ops::LogSigmoid{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto log_sigmoid(X&& x) { return expr::make_map(ops::LogSigmoid{}, std::forward<X>(x)); }
 /// max(x, 0) elementwise; gradient 0 at 0.
-template <Operand X> auto relu(X&& x) { return expr::make_map(ops::Relu{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto relu(X&& x) { return expr::make_map(ops::Relu{}, std::forward<X>(x)); }
 /// Square root elementwise.
-template <Operand X> auto sqrt(X&& x) { return expr::make_map(ops::Sqrt{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto sqrt(X&& x) { return expr::make_map(ops::Sqrt{}, std::forward<X>(x)); }
 /// |x| elementwise; gradient sign(x), 0 at 0.
-template <Operand X> auto abs(X&& x) { return expr::make_map(ops::Abs{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto abs(X&& x) { return expr::make_map(ops::Abs{}, std::forward<X>(x)); }
 /// x^2 elementwise.
-template <Operand X> auto square(X&& x) { return expr::make_map(ops::Square{}, std::forward<X>(x)); }
+template <expr::OperandOrMatrix X> auto square(X&& x) { return expr::make_map(ops::Square{}, std::forward<X>(x)); }
 
 /// clamp(x, lo, hi); an infinite bound means no bound on that side.
 template <Operand X, Number L, Number H>

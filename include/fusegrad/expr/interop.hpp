@@ -112,9 +112,6 @@ Eigen::Tensor<S, R, Eigen::ColMajor> to_col_major(const EigenTensor<S, R>& t) {
   }
 }
 
-template <class T>
-concept EigenDense = std::derived_from<std::remove_cvref_t<T>, Eigen::DenseBase<std::remove_cvref_t<T>>>;
-
 namespace detail {
 // The row-major storage of a Tensor<S, R> built from a dense Eigen expression: element
 // (i, j) stays (i, j) whatever the expression's layout or strides. A rank-1 tensor takes

@@ -118,6 +118,28 @@ concept Operand = expr::is_tensor<std::remove_cvref_t<T>> || expr::Node<std::rem
 template <class T>
 concept Number = std::is_arithmetic_v<std::remove_cvref_t<T>>;
 
+/// A dense Eigen matrix or vector, or an expression of them.
+template <class T>
+concept EigenDense = std::derived_from<std::remove_cvref_t<T>, Eigen::DenseBase<std::remove_cvref_t<T>>>;
+
+namespace expr {
+// What an operation returns after a static_assert refused its arguments: a Tensor
+// accepts it, so that the refusal is the one error the compiler prints.
+struct refused {};
+
+template <class T>
+inline constexpr bool always_false = false;
+
+// Operations take Eigen matrices too, only to refuse them with one sentence (instead of
+// "no matching function" and a list of candidates).
+// (A refused operation's result is taken too, and passed on without another error.)
+template <class T>
+concept OperandOrMatrix = Operand<T> || EigenDense<T> || std::is_same_v<std::remove_cvref_t<T>, refused>;
+template <class... T>
+inline constexpr bool any_refused = (std::is_same_v<std::remove_cvref_t<T>, refused> || ...);
+
+}  // namespace expr
+
 }  // namespace fusegrad
 
 namespace fusegrad::expr {

@@ -59,7 +59,8 @@ template <class S, int R, class T>
 concept tensor_accepts = std::is_arithmetic_v<T> || std::is_convertible_v<const T&, S> || EigenDense<T> ||
                          expr::Node<T> || expr::is_tensor<T> || std::is_same_v<T, Shape<R>> ||
                          std::is_convertible_v<const T&, EigenTensor<S, R>> ||
-                         std::is_convertible_v<const T&, Eigen::Tensor<S, R, Eigen::ColMajor>>;
+                         std::is_convertible_v<const T&, Eigen::Tensor<S, R, Eigen::ColMajor>> ||
+                         std::is_same_v<T, expr::refused>;
 
 inline std::mt19937_64& random_engine() {
   thread_local std::mt19937_64 engine{0x5eed};
@@ -162,6 +163,19 @@ class Tensor {
     assign(std::forward<E>(expression));
   }
 
+  /// What an operation returns after refusing its arguments at compile time (a
+  /// static_assert saying why): taken without a further error.
+  Tensor(expr::refused) {}
+
+  /// A wrong number of dimensions: one readable error instead of every constructor.
+  template <std::integral... I>
+    requires(sizeof...(I) != R && !(R == 0 && sizeof...(I) == 1))
+  explicit Tensor(I...) {
+    static_assert(sizeof...(I) == R,
+                  "fusegrad: Tensor<S, R>(d0, d1, ...) takes exactly R dimensions, one per rank: this call gives "
+                  "another number of them");
+  }
+
   /// Another handle to the same value and gradient.
   Tensor(const Tensor&) = default;
   /// Takes over the handle.
@@ -178,6 +192,9 @@ class Tensor {
     assign(std::forward<E>(expression));
     return *this;
   }
+
+  /// Takes a refused operation's result (see Tensor(expr::refused)).
+  Tensor& operator=(expr::refused) { return *this; }
 
   /// Zeros of the given shape.
   static Tensor zeros(const Shape<R>& dims) { return Tensor(dims); }
@@ -371,8 +388,14 @@ class Tensor {
     using E = std::remove_cvref_t<Expression>;
     static_assert(E::rank == R,
                   "fusegrad: the expression's rank differs from the Tensor's rank (reduce or reshape it first)");
-    static_assert(std::is_same_v<typename E::Scalar, S>,
+    static_assert(E::rank != R || std::is_same_v<typename E::Scalar, S>,
                   "fusegrad: the expression's scalar type differs from the Tensor's (mixing float and double?)");
+    if constexpr (E::rank == R && std::is_same_v<typename E::Scalar, S>) assign_checked(std::forward<Expression>(expression));
+  }
+
+  template <class Expression>
+  void assign_checked(Expression&& expression) {
+    using E = std::remove_cvref_t<Expression>;
     expression.prepare();
     auto value = pool::make_shared_tensor<S, R>(expression.dims());
     expr::evaluate_node(expression, *value);
