@@ -89,12 +89,14 @@ using RowMajorMatrixType = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eige
 // product: `rows_contracted` says whether the product runs along the view's rows
 // (a right operand) or its columns (a left operand). A row-major buffer read as
 // column-major is its transpose, so no view copies. `f` receives the map.
-template <bool RowsContracted, class T, class F>
-void with_matrix_view(T* data, const Index* dims, int rank, Index contracted, F&& f) {
+template <bool RowsContracted, int Rank, class T, class F>
+void with_matrix_view(T* data, const Index* dims, Index contracted, F&& f) {
   using S = std::remove_const_t<T>;
   using Row = std::conditional_t<std::is_const_v<T>, const RowMajorMatrixType<S>, RowMajorMatrixType<S>>;
   using Column = std::conditional_t<std::is_const_v<T>, const ColumnMajorMatrix<S>, ColumnMajorMatrix<S>>;
-  if (rank == 1) {
+  // The rank is known here, the orientation of a matrix only at run time (a transposed
+  // operand is read in place).
+  if constexpr (Rank == 1) {
     if constexpr (RowsContracted) {
       using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<S, Eigen::Dynamic, 1>,
                                         Eigen::Matrix<S, Eigen::Dynamic, 1>>;
@@ -229,8 +231,8 @@ struct Contract : expression_base {
 
   template <bool RowsContracted, class T, class F>
   static void view(T& tensor, Index contracted, F&& f) {
-    detail::with_matrix_view<RowsContracted>(tensor.data(), tensor.dimensions().data(), int(T::NumIndices),
-                                             contracted, f);
+    detail::with_matrix_view<RowsContracted, int(T::NumIndices)>(tensor.data(), tensor.dimensions().data(),
+                                                                 contracted, f);
   }
   // The output (or its gradient) as a row-major matrix: rows from the left operand.
   template <class T>

@@ -266,7 +266,7 @@ struct StoredOperand : StoredValues<S, R> {
       }
     } else {
       if (layout.expands && reading_of(dims, layout) == operand_reading::expanded) {
-        expansion = std::make_shared<Expansion<S>>(v, dims.data(), R, layout, receives);
+        expansion = pool::make_shared<Expansion<S>>(v, dims.data(), R, layout, receives);
         this->values = expansion->values.data();
         this->by_row = false;
       }
