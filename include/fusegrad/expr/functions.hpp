@@ -6,7 +6,7 @@
 #include "../ops/reduction.hpp"
 #include "../ops/unary.hpp"
 #include "cast.hpp"
-#include "lanes.hpp"
+#include "sweep.hpp"
 #include "map.hpp"
 #include "materialize.hpp"
 #include "reduce.hpp"

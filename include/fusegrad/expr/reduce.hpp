@@ -14,7 +14,7 @@
 #include "../ops/reduction.hpp"
 #include "../ops/unary.hpp"
 #include "../ops/binary.hpp"
-#include "lanes.hpp"
+#include "sweep.hpp"
 
 namespace fusegrad::expr {
 
