@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Evaluating an elementwise region in one SIMD pass, a packet at a time, with the same
-// ops/ rules and operands as the fused adjoint (expr/lanes.hpp). Two cases take it:
+// ops/ rules and operands as the fused adjoint (expr/lanes.hpp). Every region's value is
+// computed here (Tensor assignment, evaluate_node), so Eigen's evaluator is compiled only
+// for expressions that are not regions (a statement's compile time is mostly its
+// instantiations, and a region would otherwise have both):
 //
 // - Dual tensors (Tensor<Dual<S>, R>, forward mode). Eigen has no packets for Dual<S>,
 //   so a dual expression left to Eigen runs one element at a time, with the standard
@@ -10,10 +13,13 @@
 //   each primitive's tangent rule next to its value.
 // - Plain regions with an operand stretched along leading dimensions (a bias over a
 //   batch): a row of the operand is read per row of the region, where Eigen's
-//   broadcasting evaluator computes an index per element. Regions whose operands all
-//   cover them stay with Eigen's evaluator, as fast there.
-//
-// A region qualifies on the same terms as the fused adjoint (region_layout).
+//   broadcasting evaluator computes an index per element.
+// - Other plain regions: the same vector functions Eigen's evaluator would call, one
+//   chunk of elements per thread.
+#include <algorithm>
+#include <memory>
+
+#include "../core/threads.hpp"
 #include "lanes.hpp"
 
 #pragma GCC diagnostic push
@@ -25,11 +31,23 @@ template <class N>
 struct ForwardEvaluator;
 
 // A leaf or stored value: read from storage (StoredValues, expr/lanes.hpp).
+// An operand stretched in a way rows do not cover is read from a stretched copy
+// (Expansion, expr/region.hpp).
 template <class N>
   requires stored_tensor<N>
 struct ForwardEvaluator<N> : StoredValues<typename N::Scalar, N::rank> {
-  ForwardEvaluator(const N& node, Index count)
-      : StoredValues<typename N::Scalar, N::rank>(node.forward().data(), element_count(node.dims()), count) {}
+  using S = typename N::Scalar;
+  std::shared_ptr<Expansion<S>> expansion;
+  ForwardEvaluator(const N& node, const RegionLayout& layout)
+      : StoredValues<S, N::rank>(node.forward().data(), element_count(node.dims()), layout.size) {
+    if constexpr (N::rank > 0) {
+      if (layout.expands && reading_of(node.dims(), layout) == operand_reading::expanded) {
+        expansion = pool::make_shared<Expansion<S>>(this->values, node.dims().data(), N::rank, layout, false);
+        this->values = expansion->values.data();
+        this->by_row = false;
+      }
+    }
+  }
   template <class P>
   lane_value<N, P> at(Index i) const {
     return this->template read<P>(i);
@@ -39,7 +57,7 @@ struct ForwardEvaluator<N> : StoredValues<typename N::Scalar, N::rank> {
 template <class D>
 struct ForwardEvaluator<Constant<D>> {
   D constant;
-  ForwardEvaluator(const Constant<D>& c, Index) : constant(c.value) {}
+  ForwardEvaluator(const Constant<D>& c, const RegionLayout&) : constant(c.value) {}
   void start_row(Index) {}
   template <class P>
   D at(Index) const {
@@ -52,7 +70,8 @@ struct ForwardEvaluator<Map<Rule, Child>> {
   using D = typename Map<Rule, Child>::Scalar;
   const Rule& rule;
   ForwardEvaluator<Child> child;
-  ForwardEvaluator(const Map<Rule, Child>& node, Index count) : rule(node.rule), child(node.child, count) {}
+  ForwardEvaluator(const Map<Rule, Child>& node, const RegionLayout& layout)
+      : rule(node.rule), child(node.child, layout) {}
   void start_row(Index first) { child.start_row(first); }
   template <class P>
   Lane<D, P> at(Index i) const {
@@ -66,8 +85,8 @@ struct ForwardEvaluator<Zip<Rule, Left, Right>> {
   const Rule& rule;
   ForwardEvaluator<Left> left;
   ForwardEvaluator<Right> right;
-  ForwardEvaluator(const Zip<Rule, Left, Right>& node, Index count)
-      : rule(node.rule), left(node.left, count), right(node.right, count) {}
+  ForwardEvaluator(const Zip<Rule, Left, Right>& node, const RegionLayout& layout)
+      : rule(node.rule), left(node.left, layout), right(node.right, layout) {}
   void start_row(Index first) {
     left.start_row(first);
     right.start_row(first);
@@ -78,42 +97,49 @@ struct ForwardEvaluator<Zip<Rule, Left, Right>> {
   }
 };
 
-// destination = node (already prepared), in one SIMD pass when the region qualifies
-// (see the top of this file); returns false otherwise (the caller evaluates through
-// Eigen).
-template <class N, class Out>
-bool evaluate_lanes(const N& node, Out* destination) {
-  if constexpr (!lane_region<N>) {
-    return false;
-  } else {
-    using D = typename N::Scalar;
-    using P = lane_packet_t<D>;
-    constexpr Index width = lanes::width<D, P>;
-    const RegionLayout layout = region_layout(node);
-    if (!layout.ready || layout.expands) return false;  // Eigen's broadcasting evaluates it
-    if constexpr (!is_dual<D>)
-      if (layout.row_length == 0) return false;
-    const Index n = element_count(node.dims());
-    const Index row = layout.row_length > 0 ? layout.row_length : n;
-    ForwardEvaluator<N> plan(node, n);
-    for (Index start = 0; start < n; start += row) {
-      plan.start_row(start);
-      const Index end = start + row;
-      Index i = start;
-      for (; i + width <= end; i += width) lanes::store<D, P>(destination + i, plan.template at<P>(i).packet);
-      for (; i < end; ++i) destination[i] = plan.template at<D>(i).packet;
-    }
-    return true;
-  }
+// Evaluates the region's elements [first, last) into destination, a packet at a time.
+template <class N, class D>
+void evaluate_lane_range(const ForwardEvaluator<N>& plan, D* destination, Index first, Index last) {
+  using P = lane_packet_t<D>;
+  constexpr Index width = lanes::width<D, P>;
+  Index i = first;
+  for (; i + width <= last; i += width) lanes::store<D, P>(destination + i, plan.template at<P>(i).packet);
+  for (; i < last; ++i) destination[i] = plan.template at<D>(i).packet;
 }
 
-// destination = node (prepared; destination of its dimensions): one SIMD pass where
-// evaluate_lanes takes the region, Eigen's evaluator otherwise.
+// destination = region `node` (already prepared) in one SIMD pass, whatever its
+// broadcasting (RegionLayout): a row at a time when operands are read by rows, else in
+// one chunk of elements per thread (core/threads.hpp). The same rules and operands as
+// the fused adjoint; Eigen's evaluator is not compiled for a region at all.
+template <class N, class D>
+void evaluate_lanes(const N& node, D* destination) {
+  static_assert(lane_region<N>);
+  const RegionLayout layout = region_layout(node);
+  if (!layout.ready) return;  // nothing to evaluate
+  const Index n = layout.size;
+  ForwardEvaluator<N> plan(node, layout);
+  if (layout.row_length > 0) {
+    for (Index start = 0; start < n; start += layout.row_length) {
+      plan.start_row(start);
+      evaluate_lane_range(plan, destination, start, start + layout.row_length);
+    }
+    return;
+  }
+  const int chunks = threads::chunks_for(n);
+  constexpr Index step = 4 * lanes::width<D, lane_packet_t<D>>;
+  const Index steps = (n + step - 1) / step;
+  const auto bound = [&](int c) { return c == chunks ? n : std::min(n, steps * c / chunks * step); };
+  threads::run_chunks(chunks, [&](int c) { evaluate_lane_range(plan, destination, bound(c), bound(c + 1)); });
+}
+
+// destination = node (prepared; destination of its dimensions): one SIMD pass for an
+// elementwise region, Eigen's evaluator for anything else.
 template <class N, class S, int R>
 void evaluate_node(const N& node, EigenTensor<S, R>& destination) {
   if constexpr (lane_region<N>)
-    if (evaluate_lanes(node, destination.data())) return;
-  evaluate_into(destination, node.forward());
+    evaluate_lanes(node, destination.data());
+  else
+    evaluate_into(destination, node.forward());
 }
 
 }  // namespace fusegrad::expr
