@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 // A user's translation unit: 20 different elementwise statements on rank-1 tensors, with
 // their gradient (fusegrad). elementwise20_eigen.cpp evaluates the same 20 statements
-// with plain Eigen tensors (values only). Compiled, not run, by bench/compile_time/run.sh.
+// with plain Eigen tensors (values only), elementwise20_hand.cpp with their gradients by hand.
+// Compiled, not run, by bench/compile_time/run.sh.
 #include <fusegrad/fusegrad.hpp>
 
 namespace fg = fusegrad;

@@ -61,4 +61,5 @@ printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" "----------" "-
   "----------" "-------" "-------"
 row "MLP 784-256-10 training step (hand: Eigen)" mlp_step_fusegrad.cpp mlp_step_hand.cpp
 row "20 elementwise statements (hand: Eigen values)" elementwise20_fusegrad.cpp elementwise20_eigen.cpp
+row "20 elementwise (hand: values and gradients)" elementwise20_fusegrad.cpp elementwise20_hand.cpp
 row "#include <fusegrad/fusegrad.hpp> alone" include_only.cpp ""
