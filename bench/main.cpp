@@ -252,9 +252,9 @@ int main(int argc, char** argv) {
   if (std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.scalar == "float"; })) {
     std::printf("\nthe same in float: hand-written Eigen in float, libtorch in torch::kFloat32; ADOL-C tapes double "
                 "only (n/a)\n");
-    std::printf("every float gradient checked against the float hand-written one (relative %.0e unless the workload "
-                "says why not) before timing; the float hand-written one against the double hand-written one on the "
-                "same inputs, that one by central differences\n\n",
+    std::printf("every float gradient checked against the float hand-written one (relative %.0e) before timing; the "
+                "float hand-written one against the double hand-written one on the same inputs, that one by central "
+                "differences\n\n",
                 bench::kFloatTolerance);
     print_table(rows, "float");
   }
