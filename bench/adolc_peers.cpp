@@ -27,6 +27,10 @@ namespace adolc_peers {
 
 namespace {
 
+// adouble is double: ADOL-C has no single-precision tapes, so float workloads get no
+// ADOL-C peer (n/a in the float table).
+constexpr bench::Precision kDouble = bench::Precision::f64;
+
 short next_tag() {
   static short tag = 0;
   return tag++;
@@ -141,7 +145,8 @@ std::string setup() {
          ", tape recorded once per workload, replayed per call (zos_forward + fos_reverse)";
 }
 
-std::unique_ptr<bench::Peer> exp_sin(const double* x, long n) {
+std::unique_ptr<bench::Peer> exp_sin(const double* x, long n, bench::Precision precision) {
+  if (precision != kDouble) return nullptr;
   return std::make_unique<TapePeer>(concat({{x, n}}), std::vector<long>{n}, 5.0 * n,
                                     [n](const std::vector<adouble>& ax) {
                                       adouble s = 0;
@@ -150,7 +155,8 @@ std::unique_ptr<bench::Peer> exp_sin(const double* x, long n) {
                                     });
 }
 
-std::unique_ptr<bench::Peer> logsumexp(const double* x, long n) {
+std::unique_ptr<bench::Peer> logsumexp(const double* x, long n, bench::Precision precision) {
+  if (precision != kDouble) return nullptr;
   return std::make_unique<TapePeer>(concat({{x, n}}), std::vector<long>{n}, 10.0 * n,
                                     [n](const std::vector<adouble>& ax) {
                                       adouble m = ax[0];
@@ -161,7 +167,9 @@ std::unique_ptr<bench::Peer> logsumexp(const double* x, long n) {
                                     });
 }
 
-std::unique_ptr<bench::Peer> normal_log_density(const double* y, long n, double mu, double sigma) {
+std::unique_ptr<bench::Peer> normal_log_density(const double* y, long n, double mu, double sigma,
+                                                bench::Precision precision) {
+  if (precision != kDouble) return nullptr;
   std::vector<double> data(y, y + n);
   return std::make_unique<TapePeer>(std::vector<double>{mu, sigma}, std::vector<long>{1, 1}, 7.0 * n,
                                     [data = std::move(data)](const std::vector<adouble>& p) {
@@ -177,7 +185,9 @@ std::unique_ptr<bench::Peer> normal_log_density(const double* y, long n, double 
                                     });
 }
 
-std::unique_ptr<bench::Peer> mixed(const double* x, const double* y, const double* z, long n) {
+std::unique_ptr<bench::Peer> mixed(const double* x, const double* y, const double* z, long n,
+                                   bench::Precision precision) {
+  if (precision != kDouble) return nullptr;
   return std::make_unique<TapePeer>(concat({{x, n}, {y, n}, {z, n}}), std::vector<long>{n, n, n}, 17.0 * n,
                                     [n](const std::vector<adouble>& a) {
                                       const adouble* x_ = a.data();
@@ -190,7 +200,8 @@ std::unique_ptr<bench::Peer> mixed(const double* x, const double* y, const doubl
                                     });
 }
 
-std::unique_ptr<bench::Peer> matmul_sum(const double* A, const double* B, long n) {
+std::unique_ptr<bench::Peer> matmul_sum(const double* A, const double* B, long n, bench::Precision precision) {
+  if (precision != kDouble) return nullptr;
   return std::make_unique<TapePeer>(concat({{A, n * n}, {B, n * n}}), std::vector<long>{n * n, n * n},
                                     2.2 * double(n) * n * n, [n](const std::vector<adouble>& a) {
                                       const adouble* A_ = a.data();
@@ -206,7 +217,9 @@ std::unique_ptr<bench::Peer> matmul_sum(const double* A, const double* B, long n
                                     });
 }
 
-std::unique_ptr<bench::Peer> least_squares(const double* X, const double* y, const double* w, long m, long p) {
+std::unique_ptr<bench::Peer> least_squares(const double* X, const double* y, const double* w, long m, long p,
+                                            bench::Precision precision) {
+  if (precision != kDouble) return nullptr;
   std::vector<double> Xd(X, X + m * p), yd(y, y + m);
   return std::make_unique<TapePeer>(concat({{w, p}}), std::vector<long>{p}, 2.2 * double(m) * p,
                                     [m, p, Xd = std::move(Xd), yd = std::move(yd)](const std::vector<adouble>& w_) {
@@ -223,13 +236,14 @@ std::unique_ptr<bench::Peer> least_squares(const double* X, const double* y, con
 // Not taped: its GEMMs would put ~5e7 scalar operations on the tape (see contraction.cpp);
 // the bench prints n/a.
 std::unique_ptr<bench::Peer> mlp(const double*, const int*, const double*, const double*, const double*,
-                                 const double*, long, long, long, long) {
+                                 const double*, long, long, long, long, bench::Precision) {
   return nullptr;
 }
 
 std::unique_ptr<bench::Peer> tiny_mlp(const double* x, const double* y, const double* W1, const double* b1,
                                       const double* W2, const double* b2, long batch, long in, long hidden,
-                                      long out) {
+                                      long out, bench::Precision precision) {
+  if (precision != kDouble) return nullptr;
   std::vector<double> xd(x, x + batch * in), yd(y, y + batch * out);
   return std::make_unique<TapePeer>(
       concat({{W1, hidden * in}, {b1, hidden}, {W2, out * hidden}, {b2, out}}),

@@ -1,5 +1,6 @@
-// Elementwise and reduction workloads (issues 2 and 4), double, inputs uniform in
-// [-1, 1) from the fixed-seed generator:
+// Elementwise and reduction workloads (issues 2 and 4), in double and in float (each
+// workload a template on the scalar type T), inputs uniform in [-1, 1) from the
+// fixed-seed generator:
 //   sum(exp(x) * sin(x))                        n = 10^2, 10^4, 10^6
 //   logsumexp(x) (stable)                       n = 10^4, 10^6
 //   normal log-density sum(-0.5 ((y - mu) / sigma)^2 - log(sigma)), gradient wrt the
@@ -13,7 +14,8 @@
 // Hand-written forms. Eigen 3.4 has a vectorized (AVX-512) exp for double but only a
 // scalar sin/cos (and tanh); an expression that mixes them is evaluated one scalar at a
 // time, so the careful forms keep the vectorizable parts in assignments of their own and
-// evaluate each scalar-only function once. The elementwise workloads are written twice,
+// evaluate each scalar-only function once. (For float, Eigen 3.4 vectorizes sin, cos and
+// tanh too; the float forms are the same forms, which then lose nothing by the split.) The elementwise workloads are written twice,
 // on Eigen::Array and on Eigen::Tensor (through TensorMaps of the same buffers; sin/cos
 // via unaryExpr with Eigen's scalar_sin_op / scalar_cos_op, as Eigen::Tensor 3.4 has no
 // sin()/cos() members). On the development machine the two were within a few percent
@@ -39,27 +41,36 @@ namespace bench {
 
 namespace {
 
-using ArrayX = Eigen::ArrayXd;
-using TMap = Eigen::TensorMap<Eigen::Tensor<double, 1>>;
-using TScalar = Eigen::TensorMap<Eigen::Tensor<double, 0>>;
+template <class T>
+using ArrayX = Eigen::Array<T, Eigen::Dynamic, 1>;
+template <class T>
+using TMap = Eigen::TensorMap<Eigen::Tensor<T, 1>>;
+template <class T>
+using TScalar = Eigen::TensorMap<Eigen::Tensor<T, 0>>;
 using Eigen::internal::scalar_cos_op;
 using Eigen::internal::scalar_sin_op;
 
-ArrayX random_array(Index n, double lo = -1, double hi = 1) {
-  ArrayX a(n);
+// Drawn in double, as T (bench::input).
+template <class T>
+ArrayX<T> random_array(Index n, double lo = -1, double hi = 1) {
+  Eigen::ArrayXd a(n);
   fill_uniform(a.data(), n, lo, hi);
-  return a;
+  return input<T>(a);
 }
 
 // A fusegrad leaf holding a copy of `a`.
-fg::Tensor<double, 1> fg_copy(const ArrayX& a, bool requires_grad) {
-  fg::EigenTensor<double, 1> v = Eigen::TensorMap<const fg::EigenTensor<double, 1>>(a.data(), a.size());
-  fg::Tensor<double, 1> t(std::move(v));
+template <class T>
+fg::Tensor<T, 1> fg_copy(const ArrayX<T>& a, bool requires_grad) {
+  fg::EigenTensor<T, 1> v = Eigen::TensorMap<const fg::EigenTensor<T, 1>>(a.data(), a.size());
+  fg::Tensor<T, 1> t(std::move(v));
   t.requires_grad(requires_grad);
   return t;
 }
 
-TMap tmap(ArrayX& a) { return TMap(a.data(), a.size()); }
+template <class T>
+TMap<T> tmap(ArrayX<T>& a) {
+  return TMap<T>(a.data(), a.size());
+}
 
 // ---------------------------------------------------------------------------
 // sum(exp(x) * sin(x)),  d/dx = exp(x) * (sin(x) + cos(x))
@@ -67,17 +78,21 @@ TMap tmap(ArrayX& a) { return TMap(a.data(), a.size()); }
 //
 // Hand-written: e = exp(x) and s = sin(x) each once into a buffer, value = sum(e*s),
 // grad = e*(s + cos(x)) (cos once, inside the gradient pass).
+template <class T>
 struct ExpSin {
+  using Scalar = T;
   Index n;
-  ArrayX x, e, s, g;
-  double value = 0;
-  fg::Tensor<double, 1> fx;
-  double fvalue = 0;
+  ArrayX<T> x, e, s, g;
+  T value = 0;
+  fg::Tensor<T, 1> fx;
+  T fvalue = 0;
   std::unique_ptr<Peer> torch, adolc;
 
-  explicit ExpSin(Index size) : n(size), x(random_array(size)), e(size), s(size), g(size), fx(fg_copy(x, true)) {
-    torch = torch_peers::exp_sin(x.data(), n);
-    adolc = adolc_peers::exp_sin(x.data(), n);
+  explicit ExpSin(Index size)
+      : n(size), x(random_array<T>(size)), e(size), s(size), g(size), fx(fg_copy(x, true)) {
+    const auto xd = widened(x.data(), n);
+    torch = torch_peers::exp_sin(xd.data(), n, precision_of<T>);
+    adolc = adolc_peers::exp_sin(xd.data(), n, precision_of<T>);
   }
 
   double hand_array() {
@@ -89,26 +104,26 @@ struct ExpSin {
   }
 
   double hand_tensor() {
-    TMap xt = tmap(x), et = tmap(e), st = tmap(s), gt = tmap(g);
-    TScalar v(&value);
+    TMap<T> xt = tmap(x), et = tmap(e), st = tmap(s), gt = tmap(g);
+    TScalar<T> v(&value);
     et = xt.exp();
-    st = xt.unaryExpr(scalar_sin_op<double>());
+    st = xt.unaryExpr(scalar_sin_op<T>());
     v = (et * st).sum();
-    gt = et * (st + xt.unaryExpr(scalar_cos_op<double>()));
+    gt = et * (st + xt.unaryExpr(scalar_cos_op<T>()));
     return value + g[n - 1];
   }
 
   double fusegrad_call() {
     fx.zero_grad();
-    fg::Tensor<double, 0> loss = fg::sum(fg::exp(fx) * fg::sin(fx));
+    fg::Tensor<T, 0> loss = fg::sum(fg::exp(fx) * fg::sin(fx));
     loss.backward();
     fvalue = loss.item();
     return fvalue + fx.grad().data()[n - 1];
   }
-  double fusegrad_value() const { return fvalue; }
-  const double* fusegrad_gradient(std::size_t) const { return fx.grad().data(); }
+  T fusegrad_value() const { return fvalue; }
+  const T* fusegrad_gradient(std::size_t) const { return fx.grad().data(); }
 
-  std::vector<Param> params() { return {{"x", x.data(), g.data(), n}}; }
+  std::vector<ParamOf<T>> params() { return {{"x", x.data(), g.data(), n}}; }
   double value_scale() const { return (x.exp() * x.sin()).abs().sum(); }
   static std::vector<HandSpec<ExpSin>> hand_forms() {
     return {{"Eigen::Array", true, &ExpSin::hand_array}, {"Eigen::Tensor", true, &ExpSin::hand_tensor}};
@@ -121,56 +136,59 @@ struct ExpSin {
 //
 // Hand-written: m, e = exp(x - m) into a buffer (vectorized exp), s = sum(e), the
 // gradient e / s.
+template <class T>
 struct LogSumExp {
+  using Scalar = T;
   static constexpr double kFdStep = 3e-3;  // gradient components ~1/n: a larger step
                                            // keeps them above the value's rounding noise
   // Differentiating through the max (as ADOL-C's fmax does) adds 1 - sum(softmax) to the
   // argmax component: zero, up to ~sqrt(n) eps of rounding, against components of ~1/n.
   static constexpr double kGradTolerance = 1e-7;
   Index n;
-  ArrayX x, e, g;
-  double value = 0;
-  fg::Tensor<double, 1> fx;
-  double fvalue = 0;
+  ArrayX<T> x, e, g;
+  T value = 0;
+  fg::Tensor<T, 1> fx;
+  T fvalue = 0;
   std::unique_ptr<Peer> torch, adolc;
 
-  explicit LogSumExp(Index size) : n(size), x(random_array(size)), e(size), g(size), fx(fg_copy(x, true)) {
-    torch = torch_peers::logsumexp(x.data(), n);
-    adolc = adolc_peers::logsumexp(x.data(), n);
+  explicit LogSumExp(Index size) : n(size), x(random_array<T>(size)), e(size), g(size), fx(fg_copy(x, true)) {
+    const auto xd = widened(x.data(), n);
+    torch = torch_peers::logsumexp(xd.data(), n, precision_of<T>);
+    adolc = adolc_peers::logsumexp(xd.data(), n, precision_of<T>);
   }
 
   double hand_array() {
-    const double m = x.maxCoeff();
+    const T m = x.maxCoeff();
     e = (x - m).exp();
-    const double s = e.sum();
+    const T s = e.sum();
     value = m + std::log(s);
-    g = e * (1.0 / s);
+    g = e * (T(1) / s);
     return value + g[n - 1];
   }
 
   double hand_tensor() {
-    TMap xt = tmap(x), et = tmap(e), gt = tmap(g);
-    double m = 0, s = 0;
-    TScalar mt(&m), sum(&s);
+    TMap<T> xt = tmap(x), et = tmap(e), gt = tmap(g);
+    T m = 0, s = 0;
+    TScalar<T> mt(&m), sum(&s);
     mt = xt.maximum();
     et = (xt - m).exp();
     sum = et.sum();
     value = m + std::log(s);
-    gt = et * (1.0 / s);
+    gt = et * (T(1) / s);
     return value + g[n - 1];
   }
 
   double fusegrad_call() {
     fx.zero_grad();
-    fg::Tensor<double, 0> l = fg::logsumexp(fx);
+    fg::Tensor<T, 0> l = fg::logsumexp(fx);
     l.backward();
     fvalue = l.item();
     return fvalue + fx.grad().data()[n - 1];
   }
-  double fusegrad_value() const { return fvalue; }
-  const double* fusegrad_gradient(std::size_t) const { return fx.grad().data(); }
+  T fusegrad_value() const { return fvalue; }
+  const T* fusegrad_gradient(std::size_t) const { return fx.grad().data(); }
 
-  std::vector<Param> params() { return {{"x", x.data(), g.data(), n}}; }
+  std::vector<ParamOf<T>> params() { return {{"x", x.data(), g.data(), n}}; }
   static std::vector<HandSpec<LogSumExp>> hand_forms() {
     return {{"Eigen::Array", true, &LogSumExp::hand_array}, {"Eigen::Tensor", true, &LogSumExp::hand_tensor}};
   }
@@ -186,36 +204,40 @@ struct LogSumExp {
 // and S2 = sum((y - mu)^2); nothing about y is precomputed. Two forms: two vectorized
 // Eigen reductions (two passes over y), or one pass in blocks of 2048 (16 KB, in L1)
 // giving both sums.
+template <class T>
 struct NormalLogDensity {
+  using Scalar = T;
   Index n;
-  ArrayX y;
-  double mu = 0.3, sigma = 0.8;
-  double value = 0, gmu = 0, gsigma = 0;
-  fg::Tensor<double, 1> fy;
-  fg::Tensor<double, 0> fmu, fsigma;
-  double fvalue = 0;
+  ArrayX<T> y;
+  T mu = input<T>(0.3), sigma = input<T>(0.8);
+  T value = 0, gmu = 0, gsigma = 0;
+  fg::Tensor<T, 1> fy;
+  fg::Tensor<T, 0> fmu, fsigma;
+  T fvalue = 0;
   std::unique_ptr<Peer> torch, adolc;
 
   explicit NormalLogDensity(Index size)
-      : n(size), y(random_array(size)), fy(fg_copy(y, false)), fmu(mu), fsigma(sigma) {
+      : n(size), y(random_array<T>(size)), fy(fg_copy(y, false)), fmu(mu), fsigma(sigma) {
     fmu.requires_grad(true), fsigma.requires_grad(true);
-    torch = torch_peers::normal_log_density(y.data(), n, mu, sigma);
-    adolc = adolc_peers::normal_log_density(y.data(), n, mu, sigma);
+    const auto yd = widened(y.data(), n);
+    torch = torch_peers::normal_log_density(yd.data(), n, mu, sigma, precision_of<T>);
+    adolc = adolc_peers::normal_log_density(yd.data(), n, mu, sigma, precision_of<T>);
   }
 
-  double finish(double s1, double s2) {
-    const double inv = 1.0 / sigma;
-    value = -0.5 * s2 * inv * inv - double(n) * std::log(sigma);
+  double finish(T s1, T s2) {
+    const T inv = T(1) / sigma;
+    value = T(-0.5) * s2 * inv * inv - T(n) * std::log(sigma);
     gmu = s1 * inv * inv;
-    gsigma = s2 * inv * inv * inv - double(n) * inv;
+    gsigma = s2 * inv * inv * inv - T(n) * inv;
     return value + gmu + gsigma;
   }
 
   double hand_two_reductions() { return finish((y - mu).sum(), (y - mu).square().sum()); }
 
+  // Blocks of 2048 elements: 16 KB in double, 8 KB in float, in L1 either way.
   double hand_blocked() {
     constexpr Index kBlock = 2048;
-    double s1 = 0, s2 = 0;
+    T s1 = 0, s2 = 0;
     for (Index i = 0; i < n; i += kBlock) {
       const auto d = y.segment(i, std::min(kBlock, n - i)) - mu;
       s1 += d.sum();
@@ -226,16 +248,16 @@ struct NormalLogDensity {
 
   double fusegrad_call() {
     fmu.zero_grad(), fsigma.zero_grad();
-    fg::Tensor<double, 0> l = fg::sum(-0.5 * fg::square((fy - fmu) / fsigma) - fg::log(fsigma));
+    fg::Tensor<T, 0> l = fg::sum(T(-0.5) * fg::square((fy - fmu) / fsigma) - fg::log(fsigma));
     l.backward();
     fvalue = l.item();
     return fvalue + fmu.grad().data()[0] + fsigma.grad().data()[0];
   }
-  double fusegrad_value() const { return fvalue; }
-  const double* fusegrad_gradient(std::size_t i) const { return (i == 0 ? fmu : fsigma).grad().data(); }
+  T fusegrad_value() const { return fvalue; }
+  const T* fusegrad_gradient(std::size_t i) const { return (i == 0 ? fmu : fsigma).grad().data(); }
 
-  std::vector<Param> params() { return {{"mu", &mu, &gmu, 1}, {"sigma", &sigma, &gsigma, 1}}; }
-  double value_scale() const { return (-0.5 * ((y - mu) / sigma).square() - std::log(sigma)).abs().sum(); }
+  std::vector<ParamOf<T>> params() { return {{"mu", &mu, &gmu, 1}, {"sigma", &sigma, &gsigma, 1}}; }
+  double value_scale() const { return (T(-0.5) * ((y - mu) / sigma).square() - std::log(sigma)).abs().sum(); }
   static std::vector<HandSpec<NormalLogDensity>> hand_forms() {
     return {{"two Eigen reductions", true, &NormalLogDensity::hand_two_reductions},
             {"one pass in blocks of 2048", true, &NormalLogDensity::hand_blocked}};
@@ -251,25 +273,28 @@ struct NormalLogDensity {
 //   f  = sum(u * s)
 //   df/dx = y*s + z*w,   df/dy = x*s,   df/dz = cos(z)*s + x*w.
 // w is formed as u*e*s*s rather than u*s*(1-s) to avoid the cancellation in 1 - s.
+template <class T>
 struct Mixed {
+  using Scalar = T;
   Index n;
-  ArrayX x, y, z, e, s, u, w, gx, gy, gz;
-  double value = 0;
-  fg::Tensor<double, 1> fx, fy, fz;
-  double fvalue = 0;
+  ArrayX<T> x, y, z, e, s, u, w, gx, gy, gz;
+  T value = 0;
+  fg::Tensor<T, 1> fx, fy, fz;
+  T fvalue = 0;
   std::unique_ptr<Peer> torch, adolc;
 
   explicit Mixed(Index size)
-      : n(size), x(random_array(size)), y(random_array(size)), z(random_array(size)), fx(fg_copy(x, true)),
+      : n(size), x(random_array<T>(size)), y(random_array<T>(size)), z(random_array<T>(size)), fx(fg_copy(x, true)),
         fy(fg_copy(y, true)), fz(fg_copy(z, true)) {
-    for (ArrayX* a : {&e, &s, &u, &w, &gx, &gy, &gz}) a->resize(n);
-    torch = torch_peers::mixed(x.data(), y.data(), z.data(), n);
-    adolc = adolc_peers::mixed(x.data(), y.data(), z.data(), n);
+    for (ArrayX<T>* a : {&e, &s, &u, &w, &gx, &gy, &gz}) a->resize(n);
+    const auto xd = widened(x.data(), n), yd = widened(y.data(), n), zd = widened(z.data(), n);
+    torch = torch_peers::mixed(xd.data(), yd.data(), zd.data(), n, precision_of<T>);
+    adolc = adolc_peers::mixed(xd.data(), yd.data(), zd.data(), n, precision_of<T>);
   }
 
   double hand_array() {
     e = (-x * z).exp();
-    s = (1.0 + e).inverse();
+    s = (T(1) + e).inverse();
     u = x * y + z.sin();
     value = (u * s).sum();
     w = u * e * s.square();
@@ -280,55 +305,63 @@ struct Mixed {
   }
 
   double hand_tensor() {
-    TMap xt = tmap(x), yt = tmap(y), zt = tmap(z), et = tmap(e), st = tmap(s), ut = tmap(u), wt = tmap(w),
-         gxt = tmap(gx), gyt = tmap(gy), gzt = tmap(gz);
-    TScalar v(&value);
+    TMap<T> xt = tmap(x), yt = tmap(y), zt = tmap(z), et = tmap(e), st = tmap(s), ut = tmap(u), wt = tmap(w),
+            gxt = tmap(gx), gyt = tmap(gy), gzt = tmap(gz);
+    TScalar<T> v(&value);
     et = (-xt * zt).exp();
-    st = (et + 1.0).inverse();
-    ut = xt * yt + zt.unaryExpr(scalar_sin_op<double>());
+    st = (et + T(1)).inverse();
+    ut = xt * yt + zt.unaryExpr(scalar_sin_op<T>());
     v = (ut * st).sum();
     wt = ut * et * st.square();
     gxt = yt * st + zt * wt;
     gyt = xt * st;
-    gzt = zt.unaryExpr(scalar_cos_op<double>()) * st + xt * wt;
+    gzt = zt.unaryExpr(scalar_cos_op<T>()) * st + xt * wt;
     return value + gx[n - 1] + gy[n - 1] + gz[n - 1];
   }
 
   double fusegrad_call() {
     fx.zero_grad(), fy.zero_grad(), fz.zero_grad();
-    fg::Tensor<double, 0> loss = fg::sum((fx * fy + fg::sin(fz)) / (1.0 + fg::exp(-fx * fz)));
+    fg::Tensor<T, 0> loss = fg::sum((fx * fy + fg::sin(fz)) / (T(1) + fg::exp(-fx * fz)));
     loss.backward();
     fvalue = loss.item();
     return fvalue + fx.grad().data()[n - 1] + fy.grad().data()[n - 1] + fz.grad().data()[n - 1];
   }
-  double fusegrad_value() const { return fvalue; }
-  const double* fusegrad_gradient(std::size_t i) const {
-    return (i == 0 ? fx : i == 1 ? fy : fz).grad().data();
-  }
+  T fusegrad_value() const { return fvalue; }
+  const T* fusegrad_gradient(std::size_t i) const { return (i == 0 ? fx : i == 1 ? fy : fz).grad().data(); }
 
-  std::vector<Param> params() {
+  std::vector<ParamOf<T>> params() {
     return {{"x", x.data(), gx.data(), n}, {"y", y.data(), gy.data(), n}, {"z", z.data(), gz.data(), n}};
   }
-  double value_scale() const { return ((x * y + z.sin()) / (1.0 + (-x * z).exp())).abs().sum(); }
+  double value_scale() const { return ((x * y + z.sin()) / (T(1) + (-x * z).exp())).abs().sum(); }
   static std::vector<HandSpec<Mixed>> hand_forms() {
     return {{"Eigen::Array", true, &Mixed::hand_array}, {"Eigen::Tensor", true, &Mixed::hand_tensor}};
   }
 };
 
-}  // namespace
-
-void add_elementwise_cases(std::vector<Case>& out) {
+template <class T>
+void add_elementwise(std::vector<Case>& out) {
   if (const std::string w = "sum(exp(x)*sin(x))"; selected(w))
-    for (long n : {100L, 10000L, 1000000L}) out.push_back(make_case<ExpSin>(w, n, n));
+    for (long n : {100L, 10000L, 1000000L}) out.push_back(make_case<ExpSin<T>>(w, n, n));
   if (const std::string w = "logsumexp(x)"; selected(w))
-    for (long n : {10000L, 1000000L}) out.push_back(make_case<LogSumExp>(w, n, n));
+    for (long n : {10000L, 1000000L}) out.push_back(make_case<LogSumExp<T>>(w, n, n));
   if (const std::string w = "normal log-density d/d(mu sigma)"; selected(w))
-    for (long n : {10000L, 1000000L}) out.push_back(make_case<NormalLogDensity>(w, n, n));
+    for (long n : {10000L, 1000000L}) out.push_back(make_case<NormalLogDensity<T>>(w, n, n));
 }
 
-void add_mixed_cases(std::vector<Case>& out) {
+template <class T>
+void add_mixed(std::vector<Case>& out) {
   if (const std::string w = "sum((x*y+sin(z))/(1+exp(-x*z)))"; selected(w))
-    out.push_back(make_case<Mixed>(w, 100000L, 100000L));
+    out.push_back(make_case<Mixed<T>>(w, 100000L, 100000L));
+}
+
+}  // namespace
+
+void add_elementwise_cases(std::vector<Case>& out, Precision precision) {
+  precision == Precision::f32 ? add_elementwise<float>(out) : add_elementwise<double>(out);
+}
+
+void add_mixed_cases(std::vector<Case>& out, Precision precision) {
+  precision == Precision::f32 ? add_mixed<float>(out) : add_mixed<double>(out);
 }
 
 }  // namespace bench

@@ -20,13 +20,6 @@ namespace F = torch::nn::functional;
 
 const torch::TensorOptions kDouble = torch::TensorOptions().dtype(torch::kFloat64);
 
-// A contiguous double tensor owning a copy of `data`.
-torch::Tensor copy_in(const double* data, std::vector<int64_t> shape, bool requires_grad = false) {
-  torch::Tensor t = torch::from_blob(const_cast<double*>(data), shape, kDouble).clone();
-  if (requires_grad) t.set_requires_grad(true);
-  return t;
-}
-
 // The shared objects mapped into this process whose file name mentions blas or lapack:
 // which BLAS libtorch's GEMMs actually run on (Debian's libtorch takes whichever
 // libblas.so.3 the alternatives system, or LD_LIBRARY_PATH, provides).
@@ -56,13 +49,16 @@ std::string mapped_blas() {
   return out.empty() ? "none found" : out;
 }
 
-// The per-call steps common to all peers.
+// The per-call steps common to all peers, in double (torch::kFloat64) or float
+// (torch::kFloat32, libtorch's default dtype).
 class TorchPeer : public bench::Peer {
  public:
+  explicit TorchPeer(bench::Precision precision) : f32_(precision == bench::Precision::f32) {}
+
   double value() const override { return loss_.item<double>(); }
 
   void gradient(std::size_t i, double* out) const override {
-    const torch::Tensor g = params_.at(i).grad().contiguous();
+    const torch::Tensor g = params_.at(i).grad().to(torch::kFloat64).contiguous();
     std::copy(g.data_ptr<double>(), g.data_ptr<double>() + g.numel(), out);
   }
 
@@ -71,21 +67,33 @@ class TorchPeer : public bench::Peer {
     loss_ = loss();
     loss_.backward();
     double r = loss_.item<double>();
-    for (const torch::Tensor& p : params_) r += p.grad().data_ptr<double>()[0];
+    for (const torch::Tensor& p : params_)
+      r += f32_ ? double(p.grad().data_ptr<float>()[0]) : p.grad().data_ptr<double>()[0];
     return r;
   }
 
  protected:
+  // A contiguous tensor of the peer's dtype owning a copy of `data` (float values widened
+  // to double when the peer is f32: narrowing them back is exact).
+  torch::Tensor copy_in(const double* data, std::vector<int64_t> shape, bool requires_grad = false) const {
+    const torch::Tensor blob = torch::from_blob(const_cast<double*>(data), shape, kDouble);
+    torch::Tensor t = f32_ ? blob.to(torch::kFloat32) : blob.clone();
+    if (requires_grad) t.set_requires_grad(true);
+    return t;
+  }
+  torch::TensorOptions options() const { return kDouble.dtype(f32_ ? torch::kFloat32 : torch::kFloat64); }
+
   virtual torch::Tensor loss() = 0;
   std::vector<torch::Tensor> params_;  // the differentiated inputs, in gradient order
 
  private:
+  bool f32_;
   torch::Tensor loss_;
 };
 
 class ExpSin final : public TorchPeer {
  public:
-  ExpSin(const double* x, long n) {
+  ExpSin(const double* x, long n, bench::Precision precision) : TorchPeer(precision) {
     x_ = copy_in(x, {n}, true);
     params_ = {x_};
   }
@@ -97,7 +105,7 @@ class ExpSin final : public TorchPeer {
 
 class LogSumExp final : public TorchPeer {
  public:
-  LogSumExp(const double* x, long n) {
+  LogSumExp(const double* x, long n, bench::Precision precision) : TorchPeer(precision) {
     x_ = copy_in(x, {n}, true);
     params_ = {x_};
   }
@@ -109,10 +117,11 @@ class LogSumExp final : public TorchPeer {
 
 class NormalLogDensity final : public TorchPeer {
  public:
-  NormalLogDensity(const double* y, long n, double mu, double sigma) {
+  NormalLogDensity(const double* y, long n, double mu, double sigma, bench::Precision precision)
+      : TorchPeer(precision) {
     y_ = copy_in(y, {n});
-    mu_ = torch::scalar_tensor(mu, kDouble).set_requires_grad(true);
-    sigma_ = torch::scalar_tensor(sigma, kDouble).set_requires_grad(true);
+    mu_ = torch::scalar_tensor(mu, options()).set_requires_grad(true);
+    sigma_ = torch::scalar_tensor(sigma, options()).set_requires_grad(true);
     params_ = {mu_, sigma_};
   }
 
@@ -123,7 +132,8 @@ class NormalLogDensity final : public TorchPeer {
 
 class Mixed final : public TorchPeer {
  public:
-  Mixed(const double* x, const double* y, const double* z, long n) {
+  Mixed(const double* x, const double* y, const double* z, long n, bench::Precision precision)
+      : TorchPeer(precision) {
     x_ = copy_in(x, {n}, true);
     y_ = copy_in(y, {n}, true);
     z_ = copy_in(z, {n}, true);
@@ -137,7 +147,7 @@ class Mixed final : public TorchPeer {
 
 class MatmulSum final : public TorchPeer {
  public:
-  MatmulSum(const double* A, const double* B, long n) {
+  MatmulSum(const double* A, const double* B, long n, bench::Precision precision) : TorchPeer(precision) {
     A_ = copy_in(A, {n, n}, true);
     B_ = copy_in(B, {n, n}, true);
     params_ = {A_, B_};
@@ -150,7 +160,8 @@ class MatmulSum final : public TorchPeer {
 
 class LeastSquares final : public TorchPeer {
  public:
-  LeastSquares(const double* X, const double* y, const double* w, long m, long p) {
+  LeastSquares(const double* X, const double* y, const double* w, long m, long p, bench::Precision precision)
+      : TorchPeer(precision) {
     X_ = copy_in(X, {m, p});
     y_ = copy_in(y, {m});
     w_ = copy_in(w, {p}, true);
@@ -165,7 +176,8 @@ class LeastSquares final : public TorchPeer {
 class Mlp final : public TorchPeer {
  public:
   Mlp(const double* x, const int* labels, const double* W1, const double* b1, const double* W2, const double* b2,
-      long batch, long in, long hidden, long out) {
+      long batch, long in, long hidden, long out, bench::Precision precision)
+      : TorchPeer(precision) {
     x_ = copy_in(x, {batch, in});
     labels_ = torch::empty({batch}, torch::TensorOptions().dtype(torch::kInt64));
     for (long i = 0; i < batch; ++i) labels_.data_ptr<int64_t>()[i] = labels[i];
@@ -190,7 +202,8 @@ class Mlp final : public TorchPeer {
 class TinyMlp final : public TorchPeer {
  public:
   TinyMlp(const double* x, const double* y, const double* W1, const double* b1, const double* W2, const double* b2,
-          long batch, long in, long hidden, long out) {
+          long batch, long in, long hidden, long out, bench::Precision precision)
+      : TorchPeer(precision) {
     x_ = copy_in(x, {batch, in});
     y_ = copy_in(y, {batch, out});
     W1_ = copy_in(W1, {hidden, in}, true);
@@ -223,35 +236,43 @@ std::string setup() {
          std::to_string(at::get_num_interop_threads()) + ", BLAS: " + mapped_blas();
 }
 
-std::unique_ptr<bench::Peer> exp_sin(const double* x, long n) { return std::make_unique<ExpSin>(x, n); }
-
-std::unique_ptr<bench::Peer> logsumexp(const double* x, long n) { return std::make_unique<LogSumExp>(x, n); }
-
-std::unique_ptr<bench::Peer> normal_log_density(const double* y, long n, double mu, double sigma) {
-  return std::make_unique<NormalLogDensity>(y, n, mu, sigma);
+std::unique_ptr<bench::Peer> exp_sin(const double* x, long n, bench::Precision precision) {
+  return std::make_unique<ExpSin>(x, n, precision);
 }
 
-std::unique_ptr<bench::Peer> mixed(const double* x, const double* y, const double* z, long n) {
-  return std::make_unique<Mixed>(x, y, z, n);
+std::unique_ptr<bench::Peer> logsumexp(const double* x, long n, bench::Precision precision) {
+  return std::make_unique<LogSumExp>(x, n, precision);
 }
 
-std::unique_ptr<bench::Peer> matmul_sum(const double* A, const double* B, long n) {
-  return std::make_unique<MatmulSum>(A, B, n);
+std::unique_ptr<bench::Peer> normal_log_density(const double* y, long n, double mu, double sigma,
+                                                bench::Precision precision) {
+  return std::make_unique<NormalLogDensity>(y, n, mu, sigma, precision);
 }
 
-std::unique_ptr<bench::Peer> least_squares(const double* X, const double* y, const double* w, long m, long p) {
-  return std::make_unique<LeastSquares>(X, y, w, m, p);
+std::unique_ptr<bench::Peer> mixed(const double* x, const double* y, const double* z, long n,
+                                   bench::Precision precision) {
+  return std::make_unique<Mixed>(x, y, z, n, precision);
+}
+
+std::unique_ptr<bench::Peer> matmul_sum(const double* A, const double* B, long n, bench::Precision precision) {
+  return std::make_unique<MatmulSum>(A, B, n, precision);
+}
+
+std::unique_ptr<bench::Peer> least_squares(const double* X, const double* y, const double* w, long m, long p,
+                                            bench::Precision precision) {
+  return std::make_unique<LeastSquares>(X, y, w, m, p, precision);
 }
 
 std::unique_ptr<bench::Peer> mlp(const double* x, const int* labels, const double* W1, const double* b1, const double* W2,
-                          const double* b2, long batch, long in, long hidden, long out) {
-  return std::make_unique<Mlp>(x, labels, W1, b1, W2, b2, batch, in, hidden, out);
+                                 const double* b2, long batch, long in, long hidden, long out,
+                                 bench::Precision precision) {
+  return std::make_unique<Mlp>(x, labels, W1, b1, W2, b2, batch, in, hidden, out, precision);
 }
 
 std::unique_ptr<bench::Peer> tiny_mlp(const double* x, const double* y, const double* W1, const double* b1,
                                       const double* W2, const double* b2, long batch, long in, long hidden,
-                                      long out) {
-  return std::make_unique<TinyMlp>(x, y, W1, b1, W2, b2, batch, in, hidden, out);
+                                      long out, bench::Precision precision) {
+  return std::make_unique<TinyMlp>(x, y, W1, b1, W2, b2, batch, in, hidden, out, precision);
 }
 
 }  // namespace torch_peers

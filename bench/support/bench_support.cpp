@@ -25,6 +25,8 @@ std::mt19937_64& rng() {
   return engine;
 }
 
+bool g_inputs_in_float = false;
+
 // Seconds for `batch` calls.
 double run_batch(const std::function<double()>& f, long batch) {
   double acc = 0;
@@ -67,6 +69,7 @@ double relative_difference(const double* a, const double* b, Index n) {
 
 void check_gradient(const std::string& what, const double* got, const double* want, Index n, double tolerance) {
   const double d = relative_difference(got, want, n);
+  if (show_errors) std::printf("  %-110s %.2e (tolerance %.0e)\n", what.c_str(), d, tolerance);
   if (!(d <= tolerance)) {
     char buf[160];
     std::snprintf(buf, sizeof buf, ": max |difference| / max |reference| = %.3e exceeds %.0e", d, tolerance);
@@ -74,12 +77,13 @@ void check_gradient(const std::string& what, const double* got, const double* wa
   }
 }
 
-void check_value(const std::string& what, double got, double want, double scale) {
+void check_value(const std::string& what, double got, double want, double scale, double tolerance) {
   const double d = std::abs(got - want) / std::max(scale, 1e-300);
-  if (!(d <= kTolerance)) {
+  if (show_errors) std::printf("  %-110s %.2e (tolerance %.0e)\n", (what + " value").c_str(), d, tolerance);
+  if (!(d <= tolerance)) {
     char buf[200];
     std::snprintf(buf, sizeof buf, ": value %.17g vs reference %.17g (relative %.3e) exceeds %.0e", got, want, d,
-                  kTolerance);
+                  tolerance);
     fail(what + buf);
   }
 }
@@ -122,6 +126,12 @@ void fill_uniform(double* p, Index n, double lo, double hi) {
 }
 
 int uniform_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
+
+std::mt19937_64& generator() { return rng(); }
+
+bool inputs_in_float() { return g_inputs_in_float; }
+InputsInFloat::InputsInFloat() : before_(g_inputs_in_float) { g_inputs_in_float = true; }
+InputsInFloat::~InputsInFloat() { g_inputs_in_float = before_; }
 
 std::vector<double> measure(const std::vector<std::function<double()>>& fs) {
   std::vector<long> batch;

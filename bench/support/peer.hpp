@@ -11,6 +11,11 @@
 
 namespace bench {
 
+// The scalar type a peer computes in. Its factory still takes double buffers (a float
+// workload passes its inputs widened, exactly), so that one set of factory signatures
+// serves both; a peer that has no f32 form (ADOL-C) returns nullptr for it.
+enum class Precision { f64, f32 };
+
 class Peer {
  public:
   virtual ~Peer() = default;
@@ -18,7 +23,7 @@ class Peer {
   // each gradient (the caller sinks it so that nothing is optimised away).
   virtual double call() = 0;
   // After call(): the value, and gradient i copied row-major into out (as many doubles
-  // as parameter i has).
+  // as parameter i has; an f32 peer's gradient widened).
   virtual double value() const = 0;
   virtual void gradient(std::size_t i, double* out) const = 0;
   // A short note printed with the detailed results (e.g. an ADOL-C tape's size).
