@@ -338,6 +338,54 @@ struct Mixed {
   }
 };
 
+// ---------------------------------------------------------------------------
+// One small statement, y = x * w + b on n = 8 elements, and its backward for a seed of
+// ones (value: sum(y)). The arithmetic is a few nanoseconds: fusegrad's time minus the
+// hand form's is what recording and back-propagating one statement costs (issue 19).
+// ---------------------------------------------------------------------------
+template <class T>
+struct Statement {
+  using Scalar = T;
+  Index n;
+  ArrayX<T> x, w, b, y, gx, gw, gb;
+  T value = 0;
+  fg::Tensor<T, 1> fx, fw, fb;
+  T fvalue = 0;
+  std::unique_ptr<Peer> torch, adolc;
+  std::string adolc_note = "not taped: the per-statement cost of a tape replayed per call is not comparable";
+
+  explicit Statement(Index size)
+      : n(size), x(random_array<T>(size)), w(random_array<T>(size)), b(random_array<T>(size)), y(size), gx(size),
+        gw(size), gb(size), fx(fg_copy(x, true)), fw(fg_copy(w, true)), fb(fg_copy(b, true)) {}
+
+  double hand_array() {
+    y = x * w + b;
+    value = y.sum();
+    gx = w;
+    gw = x;
+    gb.setOnes();
+    return value + gx[n - 1] + gw[n - 1] + gb[n - 1];
+  }
+
+  double fusegrad_call() {
+    fx.zero_grad(), fw.zero_grad(), fb.zero_grad();
+    fg::Tensor<T, 1> fy = fx * fw + fb;
+    fy.backward();
+    const T* v = fy.data();
+    fvalue = 0;
+    for (Index i = 0; i < n; ++i) fvalue += v[i];
+    return fvalue + fx.grad().data()[n - 1] + fw.grad().data()[n - 1] + fb.grad().data()[n - 1];
+  }
+  T fusegrad_value() const { return fvalue; }
+  const T* fusegrad_gradient(std::size_t i) const { return (i == 0 ? fx : i == 1 ? fw : fb).grad().data(); }
+
+  std::vector<ParamOf<T>> params() {
+    return {{"x", x.data(), gx.data(), n}, {"w", w.data(), gw.data(), n}, {"b", b.data(), gb.data(), n}};
+  }
+  double value_scale() const { return (x * w + b).abs().sum(); }
+  static std::vector<HandSpec<Statement>> hand_forms() { return {{"Eigen::Array", true, &Statement::hand_array}}; }
+};
+
 template <class T>
 void add_elementwise(std::vector<Case>& out) {
   if (const std::string w = "sum(exp(x)*sin(x))"; selected(w))
@@ -346,6 +394,8 @@ void add_elementwise(std::vector<Case>& out) {
     for (long n : {10000L, 1000000L}) out.push_back(make_case<LogSumExp<T>>(w, n, n));
   if (const std::string w = "normal log-density d/d(mu sigma)"; selected(w))
     for (long n : {10000L, 1000000L}) out.push_back(make_case<NormalLogDensity<T>>(w, n, n));
+  if (const std::string w = "one statement y = x*w + b, backward"; selected(w))
+    out.push_back(make_case<Statement<T>>(w, 8, 8));
 }
 
 template <class T>
