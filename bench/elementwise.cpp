@@ -394,7 +394,7 @@ void add_elementwise(std::vector<Case>& out) {
     for (long n : {10000L, 1000000L}) out.push_back(make_case<LogSumExp<T>>(w, n, n));
   if (const std::string w = "normal log-density d/d(mu sigma)"; selected(w))
     for (long n : {10000L, 1000000L}) out.push_back(make_case<NormalLogDensity<T>>(w, n, n));
-  if (const std::string w = "one statement y = x*w + b, backward"; selected(w))
+  if (const std::string w = "one statement y = x*w + b and backward"; selected(w))
     out.push_back(make_case<Statement<T>>(w, 8, 8));
 }
 
