@@ -3,16 +3,7 @@
 // no gradient.
 #include <unsupported/Eigen/CXX11/Tensor>
 
-// Eigen's Tensor module has no sin or cos member: Eigen's own functors, as a user would
-// write them.
-template <class E>
-auto sin_(const E& e) {
-  return e.unaryExpr(Eigen::internal::scalar_sin_op<double>());
-}
-template <class E>
-auto cos_(const E& e) {
-  return e.unaryExpr(Eigen::internal::scalar_cos_op<double>());
-}
+#include "eigen_functions.hpp"
 
 int main() {
   Eigen::Tensor<double, 1, Eigen::RowMajor> x(1000), w(1000);
