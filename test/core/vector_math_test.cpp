@@ -197,3 +197,49 @@ TEST_CASE("the build reports whether transcendentals are vectorised") {
   CHECK_FALSE(fg::vector_math::vectorized);
 #endif
 }
+
+namespace {
+
+// The gradients of sum(sin(x)) and sum(cos(x)) (the fused adjoint, which takes sin and
+// cos from one sincos) and the tangents of sin(x) and cos(x) (forward mode, likewise),
+// against the standard library, element by element over `range`.
+template <class S>
+void expect_sin_cos_derivatives_within_ulps(double range, double allowed) {
+  const std::vector<S> arguments = sample_arguments<S>(range);
+  fg::EigenTensor<S, 1> values(static_cast<fg::Index>(arguments.size()));
+  for (std::size_t i = 0; i < arguments.size(); ++i) values(i) = arguments[i];
+  fg::Tensor<S, 1> x(values);
+  x.requires_grad(true);
+  fg::Tensor<S, 1> s = fg::sin(x);  // a statement of its own: its backward is the plain fused adjoint
+  s.backward();
+  const fg::EigenTensor<S, 1> d_sin = x.grad();
+  x.zero_grad();
+  fg::Tensor<S, 0> total = fg::sum(fg::cos(x));  // the sum's pass computes the gradient with the value
+  total.backward();
+  const fg::EigenTensor<S, 1> d_cos = x.grad();
+  const auto ones = fg::Tensor<S, 1>::ones(fg::Shape<1>{x.size()});
+  const auto [sin_value, sin_tangent] = fg::jvp([](const auto& t) { return fg::sin(t); }, x.detach(), ones);
+  const auto [cos_value, cos_tangent] = fg::jvp([](const auto& t) { return fg::cos(t); }, x.detach(), ones);
+  double worst = 0;
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const S a = arguments[i], c = std::cos(a), minus_sin = -std::sin(a);
+    for (double d : {ulp_distance<S>(d_sin(i), c), ulp_distance<S>(d_cos(i), minus_sin),
+                     ulp_distance<S>(sin_tangent(i), c), ulp_distance<S>(cos_tangent(i), minus_sin),
+                     ulp_distance<S>(sin_value(i), std::sin(a)), ulp_distance<S>(cos_value(i), c)}) {
+      INFO("at ", double(a));
+      if (d > allowed) CHECK(d <= allowed);
+      worst = std::max(worst, d);
+    }
+  }
+  INFO("worst ", worst, " ulp");
+  CHECK(worst <= allowed);
+}
+
+}  // namespace
+
+TEST_CASE("the derivatives of sin and cos, in reverse and forward mode, are within 2 ulp of the standard library") {
+  expect_sin_cos_derivatives_within_ulps<double>(1e4, 2);
+  expect_sin_cos_derivatives_within_ulps<float>(1e4, 2);
+  expect_sin_cos_derivatives_within_ulps<double>(4, 2);
+  expect_sin_cos_derivatives_within_ulps<float>(4, 2);
+}

@@ -53,10 +53,13 @@ struct Lane<Dual<S>, DualPacket<P>> {
       const P e = real(vector_math::exp_op<S>(), v());
       return {e, mul(e, t())};
     } else if constexpr (std::is_same_v<F, vector_math::sin_op<Scalar>>) {
-      return {real(vector_math::sin_op<S>(), v()), mul(real(vector_math::cos_op<S>(), v()), t())};
+      P s, c;  // one sincos for the value and the derivative
+      lanes::sin_and_cos<S, P>(v(), s, c);
+      return {s, mul(c, t())};
     } else if constexpr (std::is_same_v<F, vector_math::cos_op<Scalar>>) {
-      return {real(vector_math::cos_op<S>(), v()),
-              Eigen::internal::pnegate(mul(real(vector_math::sin_op<S>(), v()), t()))};
+      P s, c;
+      lanes::sin_and_cos<S, P>(v(), s, c);
+      return {c, Eigen::internal::pnegate(mul(s, t()))};
     } else if constexpr (std::is_same_v<F, vector_math::tan_op<Scalar>>) {
       const P y = real(vector_math::tan_op<S>(), v());
       return {y, mul(Eigen::internal::pmadd(y, y, splat(1)), t())};

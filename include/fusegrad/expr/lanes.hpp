@@ -457,14 +457,28 @@ struct LaneEvaluator<Map<Rule, Child>> {
       !from_value && (ops::is_one<decltype(std::declval<const Rule&>().derivative(std::declval<Lane<S, S>>()))> ||
                       ops::is_minus_one<decltype(std::declval<const Rule&>().derivative(std::declval<Lane<S, S>>()))>);
   static constexpr bool keeps_operand = !from_value && !constant_derivative;
+  // Whether the rule computes value and derivative in one call on this lane (sin and
+  // cos: one sincos, about the cost of sin alone); the record then keeps the derivative.
+  template <class P>
+  static constexpr bool paired = keeps_operand && requires(const Rule& rule, const operand_form<P>& x) {
+    rule.value_and_derivative(x);
+  };
+  template <class P>
+  static auto paired_derivative_form() {
+    if constexpr (paired<P>)
+      return std::remove_cvref_t<decltype(std::declval<const Rule&>().derivative(std::declval<const operand_form<P>&>()))>();
+    else
+      return Unused();
+  }
 
   // A packet's record holds only what the derivative reads: a record the compiler can
   // split into registers costs no stores.
   template <class P>
   struct record {
     typename LaneEvaluator<Child>::template record<P> child;
-    [[no_unique_address]] std::conditional_t<keeps_operand, operand_form<P>, Unused> x;
+    [[no_unique_address]] std::conditional_t<keeps_operand && !paired<P>, operand_form<P>, Unused> x;
     [[no_unique_address]] std::conditional_t<from_value, form<P>, Unused> y;
+    [[no_unique_address]] decltype(paired_derivative_form<P>()) d;
   };
 
   // Needed: whether the parent reads this value; what is not read is not computed (a
@@ -474,6 +488,16 @@ struct LaneEvaluator<Map<Rule, Child>> {
     if constexpr (from_value) {
       r.y = node.rule.value(child.template value<true>(r.child, i));
       return r.y;
+    } else if constexpr (paired<P>) {
+      const auto x = child.template value<true>(r.child, i);
+      if constexpr (Needed) {
+        auto [y, d] = node.rule.value_and_derivative(x);
+        r.d = d;
+        return y;
+      } else {
+        r.d = node.rule.derivative(x);
+        return form<P>();
+      }
     } else if constexpr (keeps_operand) {
       r.x = child.template value<true>(r.child, i);
       if constexpr (Needed)
@@ -496,6 +520,8 @@ struct LaneEvaluator<Map<Rule, Child>> {
       if (!needs) return;
     if constexpr (from_value)
       child.adjoint_at(r.child, adjoint_chain<S, P>(seed, node.rule.derivative_from_value(r.y)), i, sums);
+    else if constexpr (paired<P>)
+      child.adjoint_at(r.child, adjoint_chain<S, P>(seed, r.d), i, sums);
     else
       child.adjoint_at(r.child, adjoint_chain<S, P>(seed, node.rule.derivative(r.x)), i, sums);
   }

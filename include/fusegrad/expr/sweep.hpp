@@ -130,10 +130,15 @@ void sweep_part(const LaneEvaluator<N>& plan, Index first, Index n, const Seed& 
     }
     work.adjoint_at(tail_record, seed.template at<S>(i), i, tail_sums);
   }
-  for (int k = 0; k < slots; ++k) {
-    out.sums[k] = sums[k];
-    out.other_sums[k] = other_sums[k];
-    out.tail_sums[k] = tail_sums[k];
+  // Without single values there is nothing to hand over but the total (and copying the
+  // unused sums, written a field at a time and read back a packet at a time, stalled
+  // store forwarding for about 10 ns per call: a fifth of a small statement's sweep).
+  if constexpr (LaneEvaluator<N>::slots > 0) {
+    for (int k = 0; k < slots; ++k) {
+      out.sums[k] = sums[k];
+      out.other_sums[k] = other_sums[k];
+      out.tail_sums[k] = tail_sums[k];
+    }
   }
   out.total = total;
 }

@@ -8,6 +8,8 @@
 // than from x (tanh' = 1 - y^2), `derivative_from_value(y)` says so: when the map is
 // the last operation of a statement, its stored result is y and the backward reuses it
 // instead of recomputing f.
+#include <utility>
+
 #include "../core/elementwise.hpp"
 #include "../core/vector_math.hpp"
 #include "markers.hpp"
@@ -40,12 +42,24 @@ struct Sin {
   static constexpr const char* name = "sin";
   template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::sin_op<scalar_of<X>>()); }
   template <class X> auto derivative(const X& x) const { return x.unaryExpr(vector_math::cos_op<scalar_of<X>>()); }
+  // Both at once where a pass needs both (the fused adjoint, on a lane): one sincos.
+  template <class X>
+    requires requires(const X& v) { sin_cos(v); }
+  auto value_and_derivative(const X& x) const {
+    return sin_cos(x);
+  }
 };
 
 struct Cos {
   static constexpr const char* name = "cos";
   template <class X> auto value(const X& x) const { return x.unaryExpr(vector_math::cos_op<scalar_of<X>>()); }
   template <class X> auto derivative(const X& x) const { return -x.unaryExpr(vector_math::sin_op<scalar_of<X>>()); }
+  template <class X>
+    requires requires(const X& v) { sin_cos(v); }
+  auto value_and_derivative(const X& x) const {
+    const auto [s, c] = sin_cos(x);
+    return std::pair{c, -s};
+  }
 };
 
 struct Tan {
