@@ -12,7 +12,7 @@
 namespace fusegrad::expr {
 
 // Gradients of a region computed before its backward, seed 1, in the order the plan
-// met its leaves and stored values; delivered in the same order (deliver() below).
+// met its leaves and stored values; delivered in the same order (deliver(), expr/sweep.hpp).
 //
 // A leaf with no gradient yet lends its gradient's storage as its buffer (and takes a
 // pooled one meanwhile): delivering swaps them back, so that the gradient is handed over
