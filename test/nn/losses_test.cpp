@@ -2,6 +2,9 @@
 // gradients against central differences and the closed forms.
 #include "../support/gradient_check.hpp"
 
+#include <cmath>
+#include <limits>
+
 namespace fg = fusegrad;
 using fg::testing::random_tensor;
 
@@ -70,6 +73,50 @@ TEST_CASE("cross_entropy rejects labels outside the classes and a wrong label co
   auto logits = random_tensor<double, 2>({2, 3});
   CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<int>{0, 3}), fg::shape_error);
   CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<int>{0}), fg::shape_error);
+}
+
+// Through log_softmax and a one-hot product, a logit of -inf in another class than the
+// label gave 0 * -inf = NaN; PyTorch's nll_loss reads the label's entry only.
+TEST_CASE_TEMPLATE("cross_entropy with labels is finite when another class has a logit of -inf", T, float, double) {
+  const T inf = std::numeric_limits<T>::infinity();
+  fg::Tensor<T, 2> logits{{T(1), -inf, T(3)}, {T(0.5), T(-1), T(2)}};
+  logits.requires_grad(true);
+  fg::Tensor<T, 0> loss = fg::cross_entropy(logits, std::vector<int>{0, 2});
+  const double first = std::log(1 + std::exp(2.0)), second = std::log(std::exp(-1.5) + std::exp(-3.0) + 1);
+  CHECK(double(loss.item()) == doctest::Approx((first + second) / 2).epsilon(1e-6));
+  loss.backward();
+  CHECK(logits.grad()(0, 1) == T(0));
+  CHECK(double(logits.grad()(0, 0)) == doctest::Approx((1 / (1 + std::exp(2.0)) - 1) / 2).epsilon(1e-6));
+}
+
+TEST_CASE("cross_entropy with labels scales its gradient by the output's gradient and keeps a retained graph") {
+  auto logits = random_tensor<double, 2>({3, 4});
+  const std::vector<int> labels{3, 0, 1};
+  fg::Tensor<double, 0> loss = fg::cross_entropy(logits, labels, fg::loss_reduction::sum);
+  loss.backward(fg::retain_graph);
+  const fg::EigenTensor<double, 2> once = logits.grad();
+  loss.backward(fg::Tensor<double, 0>(2.5), fg::retain_graph);
+  for (fg::Index k = 0; k < once.size(); ++k) CHECK(logits.grad().data()[k] == doctest::Approx(3.5 * once.data()[k]));
+  {
+    fg::no_grad off;
+    fg::Tensor<double, 0> unrecorded = fg::cross_entropy(logits, labels, fg::loss_reduction::sum);
+    CHECK(unrecorded.item() == loss.item());
+    CHECK_FALSE(unrecorded.requires_grad());
+  }
+}
+
+TEST_CASE("cross_entropy with labels has the Hessian-vector product of differences of its gradient") {
+  const std::vector<int> labels{1, 0};
+  auto f = [&](const auto& x) { return fg::cross_entropy(x, labels); };
+  const fg::Tensor<double, 2> x{{0.3, -1.1, 0.8}, {1.4, 0.1, -0.6}};
+  const fg::EigenTensor<double, 2> v = fg::Tensor<double, 2>{{0.5, -0.2, 0.7}, {-0.3, 0.9, 0.4}}.value();
+  const auto hv = fg::hvp(f, x, v);
+  const double h = 1e-5;
+  const fg::EigenTensor<double, 2> plus_point = x.value() + v * h, minus_point = x.value() - v * h;
+  const auto plus = fg::grad(f, fg::Tensor<double, 2>(plus_point));
+  const auto minus = fg::grad(f, fg::Tensor<double, 2>(minus_point));
+  for (fg::Index k = 0; k < 6; ++k)
+    CHECK(hv.data()[k] == doctest::Approx((plus.data()[k] - minus.data()[k]) / (2 * h)).epsilon(1e-6));
 }
 
 TEST_CASE("mse is the mean of squared differences with gradient 2 (a - b) / n") {

@@ -4,13 +4,15 @@
 // fuse with the expressions around them and their gradients follow from the nodes':
 //   log_softmax(x, d) = (x - m) - log(sum(exp(x - m), d)), m = max(x, d) held constant
 //   softmax(x, d)     = exp(log_softmax(x, d))
-//   cross_entropy     = -mean over the batch of sum(target * log_softmax(logits, 1))
+//   cross_entropy     = -mean over the batch of sum(target * log_softmax(logits, 1)); against
+//                       integer labels, one statement of its own (label_cross_entropy.hpp)
 //   binary_cross_entropy_with_logits = mean of softplus(z) - y z
 #include <string>
 #include <vector>
 
 #include "../expr/functions.hpp"
 #include "../tape/tensor.hpp"
+#include "label_cross_entropy.hpp"
 
 namespace fusegrad {
 
@@ -86,25 +88,20 @@ auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = 
   return sum(target * log_softmax(logits, 1)) * scale;
 }
 
-/// Cross-entropy of logits (batch, classes) against integer class labels, one per row.
+/// Cross-entropy of logits (batch, classes) against integer class labels, one per row:
+/// one recorded statement (nn/label_cross_entropy.hpp), whose backward is the product of
+/// the output's gradient by (softmax - one-hot) / batch, computed in the forward pass.
+/// Throws shape_error for a label outside [0, classes) or a label count other than batch.
 template <Operand L>
 auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reduction reduction = loss_reduction::mean) {
   using Node = expr::node_of<L>;
   static_assert(Node::rank == 2, "fusegrad: cross_entropy takes logits of shape (batch, classes)");
-  using S = typename Node::Scalar;
+  using Real = typename real_of<typename Node::Scalar>::type;
   const Shape<2> d = expr::as_node(logits).dims();
-  if (Index(labels.size()) != d[0])
-    throw shape_error("fusegrad: cross_entropy: " + std::to_string(labels.size()) + " labels for logits of shape " +
-                      format_shape(d));
-  EigenTensor<S, 2> one_hot = pool::take<S, 2>(d);
-  one_hot.setZero();
-  for (Index i = 0; i < d[0]; ++i) {
-    if (labels[i] < 0 || labels[i] >= d[1])
-      throw shape_error("fusegrad: cross_entropy: label " + std::to_string(labels[i]) + " of row " +
-                        std::to_string(i) + " is not a class of logits of shape " + format_shape(d));
-    one_hot(i, labels[i]) = S(1);
-  }
-  return cross_entropy(logits, Tensor<S, 2>(std::move(one_hot)), reduction);
+  nn_detail::check_labels(d, labels);  // before the logits are evaluated
+  // The mean over an empty batch is 0 * inf = NaN, as PyTorch's.
+  const Real scale = reduction == loss_reduction::mean ? Real(1) / Real(d[0]) : Real(1);
+  return nn_detail::label_cross_entropy(detail::as_tensor(logits), labels, scale);
 }
 
 /// Binary cross-entropy of logits z against targets y in [0, 1] of the same shape:

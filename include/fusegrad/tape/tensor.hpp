@@ -360,6 +360,18 @@ class Tensor {
     v.producer = make(&v);
   }
 
+  /// A tensor of the given shape whose value `fill(value)` writes, its storage reused
+  /// from the pool (nodes written like fg::apply's allocate nothing once warm).
+  template <class Fill>
+  static Tensor filled(const Shape<R>& dims, Fill&& fill) {
+    check_dimensions(dims);
+    auto value = pool::make_shared_tensor<S, R>(dims);
+    fill(*value);
+    Tensor t;
+    t.variable_ = make_variable<S, R>(std::move(value));
+    return t;
+  }
+
   /// This tensor as an expression leaf.
   expr::Leaf<S, R> leaf() const {
     if (!variable_) throw_moved_from();
