@@ -93,3 +93,34 @@ TEST_CASE("hvp equals the Hessian times v") {
     CHECK(hv(i) == doctest::Approx(expected));
   }
 }
+
+// Found while changing logsumexp's shift: a seed whose value is exactly 1 was taken as 1
+// (Dual's == compares values), so its tangent, and with it a second-order term, was
+// dropped. Here the seed of sum(exp(x)) is sum(x) = 1 with tangent sum(v) = 2.5.
+TEST_CASE("hvp keeps the tangent of a seed whose value is exactly one") {
+  const fg::Tensor<double, 1> x{0.25, 0.75, 0.0};
+  const fg::EigenTensor<double, 1> v = fg::Tensor<double, 1>{1.0, -0.5, 2.0}.value();
+  auto f = [](const auto& p) { return fg::sum(fg::exp(p)) * fg::sum(p); };
+  const auto hv = fg::hvp(f, x, v);
+  // H = diag(e^x) sum(x) + e^x 1^T + 1 (e^x)^T.
+  double exp_dot_v = 0, sum_v = 0;
+  for (fg::Index i = 0; i < 3; ++i) exp_dot_v += std::exp(x(i)) * v(i), sum_v += v(i);
+  for (fg::Index i = 0; i < 3; ++i)
+    CHECK(hv(i) == doctest::Approx(std::exp(x(i)) * v(i) + std::exp(x(i)) * sum_v + exp_dot_v).epsilon(1e-12));
+}
+
+TEST_CASE("hvp of logsumexp is diag(p) - p p^T also where one element holds all the mass") {
+  auto f = [](const auto& p) { return fg::logsumexp(p); };
+  const fg::EigenTensor<double, 1> v = fg::Tensor<double, 1>{1.0, -0.5, 2.0}.value();
+  const auto all_on_first = fg::hvp(f, fg::Tensor<double, 1>{0.0, -1000.0, -2000.0}, v);
+  for (fg::Index i = 0; i < 3; ++i) CHECK(all_on_first(i) == 0.0);
+  const fg::Tensor<double, 1> x{0.3, -0.2, 0.9};
+  const auto hv = fg::hvp(f, x, v);
+  double total = 0, p_dot_v = 0;
+  for (fg::Index i = 0; i < 3; ++i) total += std::exp(x(i));
+  for (fg::Index i = 0; i < 3; ++i) p_dot_v += std::exp(x(i)) / total * v(i);
+  for (fg::Index i = 0; i < 3; ++i) {
+    const double p = std::exp(x(i)) / total;
+    CHECK(hv(i) == doctest::Approx(p * v(i) - p * p_dot_v).epsilon(1e-12));
+  }
+}

@@ -131,6 +131,17 @@ struct real_of<Dual<S>> {
   using type = S;
 };
 
+// Whether s is exactly 1, a dual number with a zero tangent too: only then may a product
+// by s be skipped. (Dual's == compares values only: a seed of value 1 whose tangent was
+// not 0 lost its tangent, and hvp its second-order term.)
+template <class S>
+bool exactly_one(const S& s) {
+  if constexpr (is_dual<S>)
+    return s.value == 1 && s.tangent == 0;
+  else
+    return s == S(1);
+}
+
 }  // namespace fusegrad
 
 namespace Eigen {

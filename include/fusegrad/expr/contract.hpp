@@ -311,7 +311,7 @@ struct Contract : expression_base {
   void backward_gathered(const EigenTensor<Scalar, rank>& adjoint, Scalar seed) const {
     const std::shared_ptr<EigenTensor<Scalar, right_rank>> gathered = std::move(gathered_right);
     if (left.node.needs_grad()) {
-      if (seed == Scalar(1)) {
+      if (exactly_one(seed)) {
         backward_left(adjoint);
       } else {
         pool::Recycled<Scalar, rank> upstream(shape);
@@ -319,7 +319,7 @@ struct Contract : expression_base {
         backward_left(upstream.tensor);
       }
     }
-    if (seed == Scalar(1))
+    if (exactly_one(seed))
       right.backward(*gathered);
     else
       right.backward(*gathered * seed);

@@ -17,6 +17,7 @@
 // - Other plain regions: the same vector functions Eigen's evaluator would call, one
 //   chunk of elements per thread.
 #include <algorithm>
+#include <limits>
 #include <memory>
 
 #include "../core/threads.hpp"
@@ -130,6 +131,44 @@ void evaluate_lanes(const N& node, D* destination) {
   const Index steps = (n + step - 1) / step;
   const auto bound = [&](int c) { return c == chunks ? n : std::min(n, steps * c / chunks * step); };
   threads::run_chunks(chunks, [&](int c) { evaluate_lane_range(plan, destination, bound(c), bound(c + 1)); });
+}
+
+// The largest value of region `node` (prepared), of the values alone for dual numbers,
+// in one SIMD pass on this thread; -inf when it has no elements. A NaN may or may not be
+// returned: callers that shift by the maximum see NaN elements in what they compute next.
+// (Eigen's maximum() of a dual region runs one dual number at a time.)
+template <class N>
+auto region_maximum(const N& node) {
+  using D = typename N::Scalar;
+  using Real = typename real_of<D>::type;
+  using P = lane_packet_t<D>;
+  constexpr Index width = lanes::width<D, P>;
+  const auto value_part = [](const auto& x) {
+    if constexpr (requires { x.value; })
+      return x.value;
+    else
+      return x;
+  };
+  Real best = -std::numeric_limits<Real>::infinity();
+  const RegionLayout layout = region_layout(node);
+  if (!layout.ready || layout.size == 0) return best;
+  ForwardEvaluator<N> plan(node, layout);
+  auto packet_best = Eigen::internal::pset1<decltype(value_part(plan.template at<P>(0).packet))>(best);
+  const auto range = [&](Index first, Index last) {
+    Index i = first;
+    for (; i + width <= last; i += width)
+      packet_best = Eigen::internal::pmax(packet_best, value_part(plan.template at<P>(i).packet));
+    for (; i < last; ++i) best = std::max(best, value_part(plan.template at<D>(i).packet));
+  };
+  if (layout.row_length > 0) {
+    for (Index start = 0; start < layout.size; start += layout.row_length) {
+      plan.start_row(start);
+      range(start, start + layout.row_length);
+    }
+  } else {
+    range(0, layout.size);
+  }
+  return std::max(best, Eigen::internal::predux_max(packet_best));
 }
 
 // destination = node (prepared; destination of its dimensions): one SIMD pass for an

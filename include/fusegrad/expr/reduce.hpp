@@ -14,6 +14,7 @@
 #include "../ops/reduction.hpp"
 #include "../ops/unary.hpp"
 #include "../ops/binary.hpp"
+#include "forward_lanes.hpp"
 #include "sweep.hpp"
 
 namespace fusegrad::expr {
@@ -124,10 +125,9 @@ struct Reduce : expression_base {
     }
     if constexpr (shifted_exponentials) {
       if (grad_enabled() && child.needs_grad() && lane_region<decltype(exponentials(0))>) {
-        pool::Scratch<Scalar, 0> largest(Shape<0>{});
-        // (A NaN that this max skips still reaches the sum below, and so the result.)
-        evaluate_into(largest.tensor, child.forward().maximum());
-        const Scalar shift = largest.tensor();
+        // A constant (no tangent on dual numbers): the result does not depend on it. (A
+        // NaN that this max skips still reaches the sum below, and so the result.)
+        const Scalar shift = Scalar(region_maximum(child));
         Scalar total = 0;
         using std::isfinite;
         if (isfinite(shift) && sum_with_gradients(exponentials(shift), Scalar(1), total, cache->pending.emplace())) {

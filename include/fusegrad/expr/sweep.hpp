@@ -303,7 +303,7 @@ void deliver(const N& node, PendingGradients<S>& pending, S seed) {
       // The right operand's adjoint was gathered during the pass (for seed 1).
       if (node.has_gathered_rows()) return node.backward_gathered(buffer, seed);
     }
-    if (seed == S(1))
+    if (exactly_one(seed))
       node.backward(buffer);
     else
       node.backward(buffer * seed);
@@ -325,17 +325,17 @@ void deliver(const Leaf<S, R>& leaf, PendingGradients<S>& pending, S seed) {
       e.lender.reset();
       std::swap(v.grad, buffer);
       if (!v.has_grad) {
-        if (seed != S(1)) evaluate_into(v.grad, v.grad * seed);
+        if (!exactly_one(seed)) evaluate_into(v.grad, v.grad * seed);
         v.has_grad = true;
-      } else if (seed == S(1)) {
+      } else if (exactly_one(seed)) {
         evaluate_into(v.grad, v.grad + buffer);  // what reached it since the forward
       } else {
         evaluate_into(v.grad, v.grad * seed + buffer);
       }
-    } else if (seed == S(1) && !v.has_grad) {
+    } else if (exactly_one(seed) && !v.has_grad) {
       std::swap(v.grad, buffer);  // the buffer becomes the gradient: no copy
       v.has_grad = true;
-    } else if (seed == S(1)) {
+    } else if (exactly_one(seed)) {
       v.accumulate(buffer);
     } else {
       v.accumulate(buffer * seed);

@@ -58,7 +58,7 @@ struct LabelCrossEntropyStatement final : GraphNode {
   void run_backward() override {
     if (!output->has_grad) return;
     const S g = output->grad();
-    if (!is_dual<S> && g == S(1))
+    if (exactly_one(g))
       logits->accumulate(direction);  // backward() from the loss itself: no product
     else
       logits->accumulate(direction * g);
