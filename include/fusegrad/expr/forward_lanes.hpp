@@ -98,23 +98,49 @@ struct ForwardEvaluator<Zip<Rule, Left, Right>> {
   }
 };
 
-// Evaluates the region's elements [first, last) into destination, a packet at a time.
-template <class N, class D>
-void evaluate_lane_range(const ForwardEvaluator<N>& plan, D* destination, Index first, Index last) {
+// Where a pass writes: storage of the region's scalar type, or, for a dual region, its
+// values and tangents into two arrays (fg::jvp's results: no interleaved scratch, and no
+// pass to split it afterwards).
+template <class D>
+struct Interleaved {
+  D* data;
+  template <class P>
+  void packet(Index i, const P& p) const {
+    lanes::store<D, P>(data + i, p);
+  }
+  void one(Index i, const D& x) const { data[i] = x; }
+};
+template <class S>
+struct SplitDuals {
+  S* values;
+  S* tangents;
+  template <class P>
+  void packet(Index i, const DualPacket<P>& p) const {
+    Eigen::internal::pstoreu(values + i, p.value);
+    Eigen::internal::pstoreu(tangents + i, p.tangent);
+  }
+  void one(Index i, const Dual<S>& x) const { values[i] = x.value, tangents[i] = x.tangent; }
+};
+
+// Evaluates the region's elements [first, last) into `to`, a packet at a time.
+template <class N, class To>
+void evaluate_lane_range(const ForwardEvaluator<N>& plan, To to, Index first, Index last) {
+  using D = typename N::Scalar;
   using P = lane_packet_t<D>;
   constexpr Index width = lanes::width<D, P>;
   Index i = first;
-  for (; i + width <= last; i += width) lanes::store<D, P>(destination + i, plan.template at<P>(i).packet);
-  for (; i < last; ++i) destination[i] = plan.template at<D>(i).packet;
+  for (; i + width <= last; i += width) to.packet(i, plan.template at<P>(i).packet);
+  for (; i < last; ++i) to.one(i, plan.template at<D>(i).packet);
 }
 
-// destination = region `node` (already prepared) in one SIMD pass, whatever its
-// broadcasting (RegionLayout): a row at a time when operands are read by rows, else in
-// one chunk of elements per thread (core/threads.hpp). The same rules and operands as
-// the fused adjoint; Eigen's evaluator is not compiled for a region at all.
-template <class N, class D>
-void evaluate_lanes(const N& node, D* destination) {
+// `to` = region `node` (already prepared) in one SIMD pass, whatever its broadcasting
+// (RegionLayout): a row at a time when operands are read by rows, else in one chunk of
+// elements per thread (core/threads.hpp). The same rules and operands as the fused
+// adjoint; Eigen's evaluator is not compiled for a region at all.
+template <class N, class To>
+void evaluate_lanes_to(const N& node, const To& to) {
   static_assert(lane_region<N>);
+  using D = typename N::Scalar;
   const RegionLayout layout = region_layout(node);
   if (!layout.ready) return;  // nothing to evaluate
   const Index n = layout.size;
@@ -122,7 +148,7 @@ void evaluate_lanes(const N& node, D* destination) {
   if (layout.row_length > 0) {
     for (Index start = 0; start < n; start += layout.row_length) {
       plan.start_row(start);
-      evaluate_lane_range(plan, destination, start, start + layout.row_length);
+      evaluate_lane_range(plan, to, start, start + layout.row_length);
     }
     return;
   }
@@ -130,7 +156,12 @@ void evaluate_lanes(const N& node, D* destination) {
   constexpr Index step = 4 * lanes::width<D, lane_packet_t<D>>;
   const Index steps = (n + step - 1) / step;
   const auto bound = [&](int c) { return c == chunks ? n : std::min(n, steps * c / chunks * step); };
-  threads::run_chunks(chunks, [&](int c) { evaluate_lane_range(plan, destination, bound(c), bound(c + 1)); });
+  threads::run_chunks(chunks, [&](int c) { evaluate_lane_range(plan, to, bound(c), bound(c + 1)); });
+}
+
+template <class N, class D>
+void evaluate_lanes(const N& node, D* destination) {
+  evaluate_lanes_to(node, Interleaved<D>{destination});
 }
 
 // The largest value of region `node` (prepared), of the values alone for dual numbers,

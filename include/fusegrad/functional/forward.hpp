@@ -49,8 +49,9 @@ std::pair<EigenTensor<S, R>, EigenTensor<S, R>> parts(const EigenTensor<Dual<S>,
   return result;
 }
 
+// A reference, not a copy (v is as large as x).
 template <class T>
-auto values_of(const T& t) {
+decltype(auto) values_of(const T& t) {
   if constexpr (expr::is_tensor<T>)
     return t.value();
   else
@@ -73,6 +74,12 @@ auto jvp(F f, const Tensor<S, R>& x, const V& v) {
       EigenTensor<Dual<S>, 0> dual_value;
       evaluate_into(dual_value, out.forward());
       return functional_detail::parts(dual_value);
+    } else if constexpr (expr::lane_region<Out>) {
+      // A region writes its values and tangents straight into the two results.
+      std::pair<EigenTensor<S, Out::rank>, EigenTensor<S, Out::rank>> result{EigenTensor<S, Out::rank>(out.dims()),
+                                                                             EigenTensor<S, Out::rank>(out.dims())};
+      expr::evaluate_lanes_to(out, expr::SplitDuals<S>{result.first.data(), result.second.data()});
+      return result;
     } else {
       pool::Recycled<Dual<S>, Out::rank> duals(out.dims());
       expr::evaluate_node(out, duals.tensor);
