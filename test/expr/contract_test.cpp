@@ -148,3 +148,26 @@ TEST_CASE("a scaled full sum of a product with transposed and vector operands, r
     }
   }
 }
+
+// Products whose sizes add up to 20 or more run on Eigen's matrix-matrix product, smaller
+// ones on a plain loop (expr/matrix_product.hpp); both, with = and += into a gradient
+// (an operand used twice), and with transposed operands.
+TEST_CASE("matmul gradients match central differences on both sides of the small-product bound") {
+  const auto f = [](const auto& a, const auto& b, const auto& c) {
+    return fg::matmul(a, b) + fg::matmul(a, fg::transpose(c)) + fg::matmul(fg::transpose(fg::transpose(a)), b);
+  };
+  for (const fg::Index scale : {1, 4}) {
+    INFO("scale ", scale);
+    const fg::Index m = 2 * scale + 1, k = 3 * scale, n = 2 * scale;  // m + k + n: 8, then 29
+    fg::testing::expect_gradients_match_differences("matmul reused", f, random_tensor<double, 2>({m, k}),
+                                                    random_tensor<double, 2>({k, n}), random_tensor<double, 2>({n, k}));
+  }
+  auto a = random_tensor<double, 2>({9, 7}), b = random_tensor<double, 2>({7, 8});
+  fg::Tensor<double, 2> product = fg::matmul(a, b);
+  for (fg::Index i = 0; i < 9; ++i)
+    for (fg::Index j = 0; j < 8; ++j) {
+      double expected = 0;
+      for (fg::Index l = 0; l < 7; ++l) expected += a(i, l) * b(l, j);
+      CHECK(product(i, j) == doctest::Approx(expected).epsilon(1e-14));
+    }
+}

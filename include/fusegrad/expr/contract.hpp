@@ -14,6 +14,7 @@
 
 #include "functions.hpp"
 #include "layout.hpp"
+#include "matrix_product.hpp"
 
 namespace fusegrad::expr {
 
@@ -79,43 +80,6 @@ template <class G>
 inline constexpr bool is_uniform = false;
 template <class S, class Shape>
 inline constexpr bool is_uniform<Eigen::TensorCwiseNullaryOp<Eigen::internal::scalar_constant_op<S>, Shape>> = true;
-
-template <class S>
-using ColumnMajorMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-template <class S>
-using RowMajorMatrixType = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// A rank-1 or rank-2 tensor's storage viewed, in place, as the matrix of a matrix
-// product: `rows_contracted` says whether the product runs along the view's rows
-// (a right operand) or its columns (a left operand). A row-major buffer read as
-// column-major is its transpose, so no view copies. `f` receives the map.
-template <bool RowsContracted, int Rank, class T, class F>
-void with_matrix_view(T* data, const Index* dims, Index contracted, F&& f) {
-  using S = std::remove_const_t<T>;
-  using Row = std::conditional_t<std::is_const_v<T>, const RowMajorMatrixType<S>, RowMajorMatrixType<S>>;
-  using Column = std::conditional_t<std::is_const_v<T>, const ColumnMajorMatrix<S>, ColumnMajorMatrix<S>>;
-  // The rank is known here, the orientation of a matrix only at run time (a transposed
-  // operand is read in place).
-  if constexpr (Rank == 1) {
-    if constexpr (RowsContracted) {
-      using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<S, Eigen::Dynamic, 1>,
-                                        Eigen::Matrix<S, Eigen::Dynamic, 1>>;
-      Eigen::Map<Vector> view(data, dims[0]);
-      f(view);
-    } else {
-      using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<S, 1, Eigen::Dynamic>,
-                                        Eigen::Matrix<S, 1, Eigen::Dynamic>>;
-      Eigen::Map<Vector> view(data, 1, dims[0]);
-      f(view);
-    }
-  } else if ((contracted == 0) == RowsContracted) {
-    Eigen::Map<Row> view(data, dims[0], dims[1]);
-    f(view);
-  } else {
-    Eigen::Map<Column> view(data, dims[1], dims[0]);
-    f(view);
-  }
-}
 
 template <std::size_t N>
 bool is_identity(const std::array<Index, N>& permutation) {
@@ -289,7 +253,7 @@ struct Contract : expression_base {
       auto out = output_rows(cache->data(), first, last);
       view<false>(left.value(), 1, [&](const auto& a) {
         view<true>(right.value(), pairs[0].second,
-                   [&](const auto& b) { out.noalias() = a.middleRows(first, last - first) * b; });
+                   [&](const auto& b) { detail::multiply_into(out, a.middleRows(first, last - first), b, false); });
       });
     }
   }
@@ -299,10 +263,7 @@ struct Contract : expression_base {
       const auto g = output_rows(adjoint, first, last);
       view<false>(left.value(), 1, [&](const auto& a) {
         view<true>(*gathered_right, pairs[0].second, [&](auto& d) {
-          if (first == 0)
-            d.noalias() = a.middleRows(first, last - first).transpose() * g;
-          else
-            d.noalias() += a.middleRows(first, last - first).transpose() * g;
+          detail::multiply_into(d, a.middleRows(first, last - first).transpose(), g, first != 0);
         });
       });
     }
@@ -334,7 +295,7 @@ struct Contract : expression_base {
     if constexpr (is_matrix_product) {
       auto out = output_view(cache->data(), shape);
       view<false>(left.value(), pairs[0].first, [&](const auto& a) {
-        view<true>(right.value(), pairs[0].second, [&](const auto& b) { out.noalias() = a * b; });
+        view<true>(right.value(), pairs[0].second, [&](const auto& b) { detail::multiply_into(out, a, b, false); });
       });
     } else {
       evaluate_into(*cache, left.value().contract(right.value(), pairs));
@@ -390,10 +351,7 @@ struct Contract : expression_base {
       right.backward_in_place([&](auto& gradient, bool add) {
         view<true>(gradient, pairs[0].second, [&](auto& d) {
           view<false>(left.value(), pairs[0].first, [&](const auto& a) {
-            if (add)
-              d.noalias() += a.transpose() * g;
-            else
-              d.noalias() = a.transpose() * g;
+            detail::multiply_into(d, a.transpose(), g, add);
           });
         });
       });
@@ -405,10 +363,7 @@ struct Contract : expression_base {
       left.backward_in_place([&](auto& gradient, bool add) {
         view<false>(gradient, pairs[0].first, [&](auto& d) {
           view<true>(right.value(), pairs[0].second, [&](const auto& b) {
-            if (add)
-              d.noalias() += g * b.transpose();
-            else
-              d.noalias() = g * b.transpose();
+            detail::multiply_into(d, g, b.transpose(), add);
           });
         });
       });
