@@ -309,6 +309,33 @@ void deliver(const N& node, PendingGradients<S>& pending, S seed) {
       node.backward(buffer * seed);
   }
 }
+// into = into * scale (+ addend, when not null), a SIMD packet at a time, dual numbers
+// too (Eigen's evaluator takes dual numbers one at a time: this was 4% of an hvp).
+template <class S>
+void scale_and_add(S* into, S scale, const S* addend, Index n) {
+  using P = lane_packet_t<S>;
+  constexpr Index width = lanes::width<S, P>;
+  // A scale of exactly 1 multiplies nothing (on dual numbers, an infinite gradient times
+  // a zero tangent would give NaN); a dual lane times a single value keeps that rule.
+  const bool scaled = !exactly_one(scale);
+  Index i = 0;
+  for (; i + width <= n; i += width) {
+    Lane<S, P> a(lanes::load<S, P>(into + i));
+    if (scaled) {
+      if constexpr (is_dual<S>)
+        a = a * scale;
+      else
+        a = a * a.constant(scale);
+    }
+    if (addend) a = a + Lane<S, P>(lanes::load<S, P>(addend + i));
+    lanes::store<S, P>(into + i, a.packet);
+  }
+  for (; i < n; ++i) {
+    const S scaled_value = scaled ? into[i] * scale : into[i];
+    into[i] = addend ? scaled_value + addend[i] : scaled_value;
+  }
+}
+
 template <class S, int R>
 void deliver(const Leaf<S, R>& leaf, PendingGradients<S>& pending, S seed) {
   Variable<S, R>& v = *leaf.variable;
@@ -325,12 +352,11 @@ void deliver(const Leaf<S, R>& leaf, PendingGradients<S>& pending, S seed) {
       e.lender.reset();
       std::swap(v.grad, buffer);
       if (!v.has_grad) {
-        if (!exactly_one(seed)) evaluate_into(v.grad, v.grad * seed);
+        if (!exactly_one(seed)) scale_and_add(v.grad.data(), seed, static_cast<const S*>(nullptr), v.grad.size());
         v.has_grad = true;
-      } else if (exactly_one(seed)) {
-        evaluate_into(v.grad, v.grad + buffer);  // what reached it since the forward
       } else {
-        evaluate_into(v.grad, v.grad * seed + buffer);
+        // v.grad * seed + what reached it since the forward
+        scale_and_add(v.grad.data(), seed, buffer.data(), v.grad.size());
       }
     } else if (exactly_one(seed) && !v.has_grad) {
       std::swap(v.grad, buffer);  // the buffer becomes the gradient: no copy
