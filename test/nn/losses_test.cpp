@@ -89,6 +89,50 @@ TEST_CASE_TEMPLATE("cross_entropy with labels is finite when another class has a
   CHECK(double(logits.grad()(0, 0)) == doctest::Approx((1 / (1 + std::exp(2.0)) - 1) / 2).epsilon(1e-6));
 }
 
+// One row at a time, so that each row's value is its loss (sum reduction).
+TEST_CASE_TEMPLATE("cross_entropy with labels at extreme logits: zeros, subnormals, the largest, inf and NaN", T,
+                   float, double) {
+  using limits = std::numeric_limits<T>;
+  const T inf = limits::infinity(), nan = limits::quiet_NaN(), tiny = limits::denorm_min(), big = limits::max();
+  const auto loss_and_gradient = [](std::vector<T> row, int label) {
+    fg::EigenTensor<T, 2> value(1, fg::Index(row.size()));
+    for (std::size_t j = 0; j < row.size(); ++j) value(0, fg::Index(j)) = row[j];
+    fg::Tensor<T, 2> logits(value);
+    logits.requires_grad(true);
+    fg::Tensor<T, 0> loss = fg::cross_entropy(logits, std::vector<int>{label}, fg::loss_reduction::sum);
+    loss.backward();
+    return std::make_pair(loss.item(), logits.grad());
+  };
+  {  // -0, 0 and subnormals are 0 to the softmax: log 3, gradient 1/3 - one-hot
+    const auto [loss, g] = loss_and_gradient({-T(0), tiny, -tiny}, 1);
+    CHECK(double(loss) == doctest::Approx(std::log(3.0)).epsilon(1e-6));
+    CHECK(double(g(0, 1)) == doctest::Approx(1.0 / 3 - 1).epsilon(1e-6));
+    CHECK(double(g(0, 2)) == doctest::Approx(1.0 / 3).epsilon(1e-6));
+  }
+  {  // the largest numbers: shifted by the maximum, nothing overflows
+    const auto [at_max, g] = loss_and_gradient({big, big / 2, T(0)}, 0);
+    CHECK(at_max == T(0));
+    CHECK(g(0, 0) == T(0));
+    CHECK(g(0, 1) == T(0));
+    const auto [far, g2] = loss_and_gradient({big, big / 2, T(0)}, 2);
+    CHECK(far == big);
+    CHECK(g2(0, 0) == T(1));
+    CHECK(g2(0, 2) == T(-1));
+  }
+  {  // a single class: loss 0 and gradient 0
+    const auto [loss, g] = loss_and_gradient({T(7)}, 0);
+    CHECK(loss == T(0));
+    CHECK(g(0, 0) == T(0));
+  }
+  {  // +inf in another class: the loss is +inf (PyTorch's too); NaN anywhere: NaN
+    CHECK(loss_and_gradient({T(1), inf, T(0)}, 0).first == inf);
+    CHECK(std::isnan(loss_and_gradient({inf, T(1)}, 0).first));  // inf - inf
+    const auto [loss, g] = loss_and_gradient({T(1), nan, T(0)}, 0);
+    CHECK(std::isnan(loss));
+    CHECK(std::isnan(g(0, 0)));
+  }
+}
+
 TEST_CASE("cross_entropy with labels scales its gradient by the output's gradient and keeps a retained graph") {
   auto logits = random_tensor<double, 2>({3, 4});
   const std::vector<int> labels{3, 0, 1};

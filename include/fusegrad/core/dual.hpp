@@ -131,6 +131,16 @@ struct real_of<Dual<S>> {
   using type = S;
 };
 
+// The value part of a dual number or of a packet of them (DualPacket); a plain number or
+// packet as it is.
+template <class T>
+auto value_part(const T& x) {
+  if constexpr (requires { x.value; })
+    return x.value;
+  else
+    return x;
+}
+
 // Whether s is exactly 1, a dual number with a zero tangent too: only then may a product
 // by s be skipped. (Dual's == compares values only: a seed of value 1 whose tangent was
 // not 0 lost its tangent, and hvp its second-order term.)

@@ -174,12 +174,6 @@ auto region_maximum(const N& node) {
   using Real = typename real_of<D>::type;
   using P = lane_packet_t<D>;
   constexpr Index width = lanes::width<D, P>;
-  const auto value_part = [](const auto& x) {
-    if constexpr (requires { x.value; })
-      return x.value;
-    else
-      return x;
-  };
   Real best = -std::numeric_limits<Real>::infinity();
   const RegionLayout layout = region_layout(node);
   if (!layout.ready || layout.size == 0) return best;

@@ -29,14 +29,6 @@ using RowMatrixMap = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, 
 template <class S>
 using ConstRowMatrixMap = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
-template <class S>
-typename real_of<S>::type plain_value(const S& x) {
-  if constexpr (is_dual<S>)
-    return x.value;
-  else
-    return x;
-}
-
 // The recorded statement: the logits' gradient is g * direction.
 template <class S>
 struct LabelCrossEntropyStatement final : GraphNode {
@@ -93,7 +85,7 @@ S label_cross_entropy_forward(const EigenTensor<S, 2>& x, const std::vector<int>
   RowMatrixMap<S> e(direction, rows, classes);
   for (Index i = 0; i < rows; ++i) {
     using std::isfinite;
-    const Real m = plain_value(S(logits.row(i).maxCoeff()));
+    const Real m = value_part(logits.row(i).maxCoeff());
     shift[i] = S(isfinite(m) ? m : Real(0));  // a constant: tangent 0 on dual numbers
   }
   e = (logits.colwise() - shift).exp();
