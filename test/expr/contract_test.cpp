@@ -61,6 +61,18 @@ TEST_CASE("tensordot contracts any listed pairs and returns gradients in each op
       random_tensor<double, 2>({3, 2}), random_tensor<double, 3>({2, 3, 4}));
 }
 
+TEST_CASE_TEMPLATE("a tensordot that reorders its operands adds their gradients to those they already have", S,
+                   double, float) {
+  // Both products copy x and y into the order of a matrix product (neither contracts
+  // x's leading dimensions last), and the second adds its gradient to the first's.
+  fg::testing::expect_gradients_match_differences(
+      "tensordot reordered twice",
+      [](const auto& x, const auto& y) {
+        return fg::tensordot(x, y, {{0, 2}, {2, 0}}) * fg::tensordot(x, y, {{2, 0}, {0, 2}});
+      },
+      random_tensor<S, 3>({2, 3, 4}), random_tensor<S, 3>({4, 5, 2}));
+}
+
 TEST_CASE("dot and outer products have the other operand as gradient") {
   auto u = random_tensor<double, 1>({4});
   auto v = random_tensor<double, 1>({4});

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MPL-2.0
 #pragma once
 // Contractions (tensordot, matmul, dot, outer): nodes that bound fused regions. Their
-// operands are evaluated once (a leaf's value is used in place), the product runs on
-// Eigen's contraction kernels, and so do both adjoints:
-//   C = A . B over pairs (a_j, b_j)   =>   dA = G . B over B's free dimensions,
-//                                          dB = A . G over A's free dimensions,
-// each followed by a permutation back to the operand's dimension order when the
-// contraction does not produce it directly (for matmul it always does: no transposed
-// copies of A or B are made).
+// operands are evaluated once (a leaf's value is used in place). Every contraction is
+// one matrix product on Eigen's matrix kernels (expr/matrix_product.hpp), and so are
+// both adjoints:
+//   C = A' B'   =>   dA' = G B'^T,  dB' = A'^T G,
+// with A' and B' the operands laid out as matrices (free dimensions, contracted ones).
+// For matmul, dot and outer the layouts are the operands' own storage, transposed
+// operands included: nothing is copied. A tensordot whose dimensions are not in order
+// copies an operand into order, and its gradient back.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -107,12 +108,14 @@ struct Contract : expression_base {
   std::array<DimensionPair, P> pairs;
   Shape<rank> shape;
   std::shared_ptr<EigenTensor<Scalar, rank>> cache = pool::make_cache<Scalar, rank>();
-  // Adjoint plans: which dimensions of G and of the other operand are contracted, and
-  // the permutation that puts the result in the operand's own dimension order.
-  std::array<DimensionPair, right_rank - P> left_adjoint_pairs;
-  std::array<Index, left_rank> left_adjoint_order;
-  std::array<DimensionPair, left_rank - P> right_adjoint_pairs;
-  std::array<Index, right_rank> right_adjoint_order;
+  // Every contraction is one matrix product C (free_rows x free_cols) = A' B', with A'
+  // (free_rows x depth) A's dimensions reordered as its free ones then the contracted
+  // ones in pair order, and B' (depth x free_cols) B's contracted ones in pair order then
+  // its free ones. C is then the result as stored. An order that is the identity is
+  // read in place; others are copied (permute_into).
+  std::array<Index, left_rank> left_order;
+  std::array<Index, right_rank> right_order;
+  Index free_rows = 1, depth = 1, free_cols = 1;
 
   Contract(Left l, Right r, std::array<DimensionPair, P> p, const char* operation)
       : left(std::move(l)), right(std::move(r)), pairs(p) {
@@ -126,86 +129,37 @@ struct Contract : expression_base {
         throw_shape_mismatch(operation, a, b);
       a_contracted[pair.first] = b_contracted[pair.second] = true;
     }
-    int k = 0;
-    std::array<Index, left_rank> position_in_output{};
+    int k = 0, in_left = 0, in_right = P;
     for (int i = 0; i < left_rank; ++i)
-      if (!a_contracted[i]) position_in_output[i] = k, shape[k++] = a[i];
-    const int left_free = k;
-    std::array<Index, right_rank> right_position_in_output{};
+      if (!a_contracted[i]) shape[k++] = a[i], free_rows *= a[i], left_order[in_left++] = i;
     for (int j = 0; j < right_rank; ++j)
-      if (!b_contracted[j]) right_position_in_output[j] = k, shape[k++] = b[j];
+      if (!b_contracted[j]) shape[k++] = b[j], free_cols *= b[j], right_order[in_right++] = j;
+    for (int m = 0; m < P; ++m) {
+      left_order[in_left++] = pairs[m].first;
+      right_order[m] = pairs[m].second;
+      depth *= a[pairs[m].first];
+    }
     checked_element_count(shape, operation);
-
-    // dA = G . B, contracting G's right-free dimensions with B's free ones. The result
-    // holds A's free dimensions, then B's contracted ones in B's order.
-    int m = 0;
-    for (int j = 0; j < right_rank; ++j)
-      if (!b_contracted[j]) left_adjoint_pairs[m++] = {right_position_in_output[j], j};
-    for (int i = 0; i < left_rank; ++i) {
-      if (!a_contracted[i]) {
-        left_adjoint_order[position_in_output[i]] = i;
-      } else {
-        const Index partner = partner_of_left(i);
-        int rank_among = 0;
-        for (int j = 0; j < partner; ++j) rank_among += b_contracted[j];
-        left_adjoint_order[left_free + rank_among] = i;
-      }
-    }
-    // dB = A . G, contracting A's free dimensions with G's left-free ones. The result
-    // holds A's contracted dimensions in A's order, then B's free ones.
-    m = 0;
-    for (int i = 0; i < left_rank; ++i)
-      if (!a_contracted[i]) right_adjoint_pairs[m++] = {i, position_in_output[i]};
-    for (int j = 0; j < right_rank; ++j) {
-      if (!b_contracted[j]) {
-        right_adjoint_order[P + right_position_in_output[j] - left_free] = j;
-      } else {
-        const Index partner = partner_of_right(j);
-        int rank_among = 0;
-        for (int i = 0; i < partner; ++i) rank_among += a_contracted[i];
-        right_adjoint_order[rank_among] = j;
-      }
-    }
-    // The orders above map result positions to operand dimensions; Eigen's shuffle
-    // wants, for each operand dimension, the result position it comes from.
-    left_adjoint_order = invert(left_adjoint_order);
-    right_adjoint_order = invert(right_adjoint_order);
   }
 
-  Index partner_of_left(Index i) const {
-    for (const auto& pair : pairs)
-      if (pair.first == i) return pair.second;
-    return -1;
-  }
-  Index partner_of_right(Index j) const {
-    for (const auto& pair : pairs)
-      if (pair.second == j) return pair.first;
-    return -1;
-  }
-  template <std::size_t N>
-  static std::array<Index, N> invert(const std::array<Index, N>& order) {
-    std::array<Index, N> inverse{};
-    for (std::size_t i = 0; i < N; ++i) inverse[order[i]] = Index(i);
-    return inverse;
-  }
-
-  // Products of matrices and vectors run on Eigen's matrix kernels (GEMM and GEMV),
-  // which beat its general tensor contraction, most of all for matrix-vector products.
+  // Products of matrices and vectors read their operands in place, transposed ones
+  // included, and have a backward for a uniform seed without any product.
   static constexpr bool is_matrix_product = P == 1 && left_rank <= 2 && right_rank <= 2 && rank >= 1;
 
+  template <bool RowsContracted, class T>
+  static auto matrix(T& tensor, Index contracted) {
+    return detail::matrix_of<RowsContracted>(tensor.data(), tensor.dimensions().data(), int(T::NumIndices),
+                                             contracted);
+  }
   template <bool RowsContracted, class T, class F>
   static void view(T& tensor, Index contracted, F&& f) {
     detail::with_matrix_view<RowsContracted, int(T::NumIndices)>(tensor.data(), tensor.dimensions().data(),
                                                                  contracted, f);
   }
-  // The output (or its gradient) as a row-major matrix: rows from the left operand.
+  // The output (or its gradient) as the row-major matrix C.
   template <class T>
-  static auto output_view(T* data, const Shape<rank>& s) {
-    using Matrix = std::conditional_t<std::is_const_v<T>, const detail::RowMajorMatrixType<Scalar>,
-                                      detail::RowMajorMatrixType<Scalar>>;
-    const Index rows = left_rank == 2 ? s[0] : 1;
-    const Index cols = right_rank == 2 ? s[rank - 1] : 1;
-    return Eigen::Map<Matrix>(data, rows, cols);
+  detail::MatrixRef<T> output_matrix(T* data) const {
+    return {data, free_rows, free_cols, true};
   }
 
   // Row blocking (expr/lanes.hpp): a product A B with A a matrix contracted along its
@@ -235,37 +189,19 @@ struct Contract : expression_base {
   void defer_rows(bool deferred) const { rows_are_deferred = deferred; }
   bool has_gathered_rows() const { return gathered_right != nullptr; }
 
-  // The output rows [first, last) as a matrix, or as a vector when B is one: a vector
-  // destination known at compile time takes Eigen's matrix-vector kernel directly (a
-  // one-column block of a row-major matrix measured 1.8 times slower there).
-  template <class T>
-  auto output_rows(T* data, Index first, Index last) const {
-    if constexpr (right_rank == 1) {
-      using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>,
-                                        Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
-      return Eigen::Map<Vector>(data + first, last - first);
-    } else {
-      return output_view(data, shape).middleRows(first, last - first);
-    }
-  }
   void forward_rows(Index first, Index last) const {
     if constexpr (can_block_rows) {
-      auto out = output_rows(cache->data(), first, last);
-      view<false>(left.value(), 1, [&](const auto& a) {
-        view<true>(right.value(), pairs[0].second,
-                   [&](const auto& b) { detail::multiply_into(out, a.middleRows(first, last - first), b, false); });
-      });
+      detail::multiply(output_matrix(cache->data()).middle_rows(first, last - first),
+                       matrix<false>(left.value(), 1).middle_rows(first, last - first),
+                       matrix<true>(right.value(), pairs[0].second), false);
     }
   }
   void gather_rows(const Scalar* adjoint, Index first, Index last) const {
     if constexpr (can_block_rows) {
       if (first == 0) gathered_right = pool::make_shared_tensor<Scalar, right_rank>(right.node.dims());
-      const auto g = output_rows(adjoint, first, last);
-      view<false>(left.value(), 1, [&](const auto& a) {
-        view<true>(*gathered_right, pairs[0].second, [&](auto& d) {
-          detail::multiply_into(d, a.middleRows(first, last - first).transpose(), g, first != 0);
-        });
-      });
+      detail::multiply(matrix<true>(*gathered_right, pairs[0].second),
+                       matrix<false>(left.value(), 1).middle_rows(first, last - first).transposed(),
+                       output_matrix(adjoint).middle_rows(first, last - first), first != 0);
     }
   }
   // Backward with B's gradient gathered for seed 1: dB = seed * gathered, dA = seed G B^T.
@@ -293,31 +229,40 @@ struct Contract : expression_base {
     pool::fit(*cache, shape);
     if (rows_are_deferred) return;  // computed a block of rows at a time (forward_rows)
     if constexpr (is_matrix_product) {
-      auto out = output_view(cache->data(), shape);
-      view<false>(left.value(), pairs[0].first, [&](const auto& a) {
-        view<true>(right.value(), pairs[0].second, [&](const auto& b) { detail::multiply_into(out, a, b, false); });
-      });
+      detail::multiply(output_matrix(cache->data()), matrix<false>(left.value(), pairs[0].first),
+                       matrix<true>(right.value(), pairs[0].second), false);
     } else {
-      evaluate_into(*cache, left.value().contract(right.value(), pairs));
+      with_operand_matrices([&](detail::MatrixRef<const Scalar> a, detail::MatrixRef<const Scalar> b) {
+        detail::multiply(output_matrix(cache->data()), a, b, false);
+      });
     }
   }
   const EigenTensor<Scalar, rank>& forward() const { return *cache; }
   bool needs_grad() const { return left.node.needs_grad() || right.node.needs_grad(); }
   int gradient_paths() const { return left.node.gradient_paths() + right.node.gradient_paths(); }
 
+  // f(A', B'), each read in place when its order is the identity, else copied.
+  template <class F>
+  void with_operand_matrices(F&& f) const {
+    const auto laid_out = [&](const auto& operand, const auto& order, Index rows, Index cols, auto&& next) {
+      constexpr int R = int(std::tuple_size_v<std::remove_cvref_t<decltype(order)>>);
+      if (detail::is_identity(order)) return next(detail::MatrixRef<const Scalar>{operand.data(), rows, cols, true});
+      Shape<R> dims;
+      for (int i = 0; i < R; ++i) dims[i] = operand.dimension(order[i]);
+      pool::Recycled<Scalar, R> copy(dims);
+      detail::permute_into(operand.data(), operand.dimensions().data(), order.data(), R, copy.tensor.data());
+      return next(detail::MatrixRef<const Scalar>{copy.tensor.data(), rows, cols, true});
+    };
+    laid_out(left.value(), left_order, free_rows, depth, [&](detail::MatrixRef<const Scalar> a) {
+      laid_out(right.value(), right_order, depth, free_cols, [&](detail::MatrixRef<const Scalar> b) { f(a, b); });
+    });
+  }
+
   template <class G>
   void backward(const G& g) const {
     // G is read by both adjoint products: evaluate it once unless it already is a tensor.
-    if constexpr (detail::is_uniform<G> && rank > 0) {
+    if constexpr (detail::is_uniform<G> && is_matrix_product) {
       backward_uniform(g.functor()());
-    } else if constexpr (is_matrix_product) {
-      if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
-        backward_matrix(g);
-      } else {
-        pool::Recycled<Scalar, rank> upstream(shape);
-        evaluate_into(upstream.tensor, g);
-        backward_matrix(upstream.tensor);
-      }
     } else if constexpr (std::is_same_v<G, EigenTensor<Scalar, rank>>) {
       backward_from(g);
     } else {
@@ -326,124 +271,106 @@ struct Contract : expression_base {
       backward_from(upstream.tensor);
     }
   }
-  // Eigen cannot contract a rank-0 tensor: for a full contraction (dot) each adjoint
-  // product is the other operand scaled by g.
-  void backward_from(const EigenTensor<Scalar, rank>& g) const {
-    if (left.node.needs_grad()) {
-      if constexpr (rank == 0)
-        give(left, right.value() * g(), left_adjoint_order);
-      else
-        give(left, g.contract(right.value(), left_adjoint_pairs), left_adjoint_order);
-    }
-    if (right.node.needs_grad()) {
-      if constexpr (rank == 0)
-        give(right, left.value() * g(), right_adjoint_order);
-      else
-        give(right, left.value().contract(g, right_adjoint_pairs), right_adjoint_order);
-    }
-  }
-  // C = A B as matrices: dA = G B^T and dB = A^T G, each written in place through a
-  // view of the gradient buffer (transposed views where the operand is).
-  void backward_matrix(const EigenTensor<Scalar, rank>& upstream) const {
-    const auto g = output_view(upstream.data(), shape);
-    if (left.node.needs_grad()) backward_left(upstream);
-    if (right.node.needs_grad()) {
-      right.backward_in_place([&](auto& gradient, bool add) {
-        view<true>(gradient, pairs[0].second, [&](auto& d) {
-          view<false>(left.value(), pairs[0].first, [&](const auto& a) {
-            detail::multiply_into(d, a.transpose(), g, add);
-          });
+  // dA' = G B'^T and dB' = A'^T G, written into the operands' gradient buffers in
+  // place when their orders are the identity (always for matrix products, whose
+  // transposed operands are read as views).
+  void backward_from(const EigenTensor<Scalar, rank>& upstream) const {
+    if constexpr (is_matrix_product) {
+      if (left.node.needs_grad()) backward_left(upstream);
+      if (right.node.needs_grad()) {
+        right.backward_in_place([&](auto& gradient, bool add) {
+          detail::multiply(matrix<true>(gradient, pairs[0].second),
+                           matrix<false>(left.value(), pairs[0].first).transposed(), output_matrix(upstream.data()),
+                           add);
         });
+      }
+    } else {
+      const auto g = output_matrix(upstream.data());
+      with_operand_matrices([&](detail::MatrixRef<const Scalar> a, detail::MatrixRef<const Scalar> b) {
+        if (left.node.needs_grad())
+          give(left, left_order, free_rows, depth,
+               [&](detail::MatrixRef<Scalar> d, bool add) { detail::multiply(d, g, b.transposed(), add); });
+        if (right.node.needs_grad())
+          give(right, right_order, depth, free_cols,
+               [&](detail::MatrixRef<Scalar> d, bool add) { detail::multiply(d, a.transposed(), g, add); });
       });
     }
+  }
+  // Gives an operand the gradient `product(d, add)` computes in its matrix layout
+  // (rows x cols): into its gradient buffer in place when the layout is its own, else
+  // through a copy put back in its dimension order.
+  template <class Operand, std::size_t N, class Product>
+  static void give(const Operand& operand, const std::array<Index, N>& order, Index rows, Index cols,
+                   Product&& product) {
+    constexpr int R = int(N);
+    if (detail::is_identity(order)) {
+      operand.backward_in_place([&](auto& gradient, bool add) {
+        product(detail::MatrixRef<Scalar>{gradient.data(), rows, cols, true}, add);
+      });
+      return;
+    }
+    Shape<R> laid_out_dims;
+    for (int i = 0; i < R; ++i) laid_out_dims[i] = operand.node.dims()[order[i]];
+    pool::Recycled<Scalar, R> laid_out(laid_out_dims);
+    product(detail::MatrixRef<Scalar>{laid_out.tensor.data(), rows, cols, true}, false);
+    std::array<Index, R> back;
+    for (int i = 0; i < R; ++i) back[order[i]] = i;
+    operand.backward_in_place([&](auto& gradient, bool add) {
+      if (!add) {
+        detail::permute_into(laid_out.tensor.data(), laid_out_dims.data(), back.data(), R, gradient.data());
+        return;
+      }
+      pool::Recycled<Scalar, R> ordered(operand.node.dims());
+      detail::permute_into(laid_out.tensor.data(), laid_out_dims.data(), back.data(), R, ordered.tensor.data());
+      evaluate_into(gradient, gradient + ordered.tensor);
+    });
   }
   void backward_left(const EigenTensor<Scalar, rank>& upstream) const {
     if constexpr (is_matrix_product) {
-      const auto g = output_view(upstream.data(), shape);
       left.backward_in_place([&](auto& gradient, bool add) {
-        view<false>(gradient, pairs[0].first, [&](auto& d) {
-          view<true>(right.value(), pairs[0].second, [&](const auto& b) {
-            detail::multiply_into(d, g, b.transpose(), add);
+        detail::multiply(matrix<false>(gradient, pairs[0].first), output_matrix(upstream.data()),
+                         matrix<true>(right.value(), pairs[0].second).transposed(), add);
+      });
+    }
+  }
+
+  // With G = c everywhere (the product feeds a full sum): dA = c 1 (B 1)^T, every row of
+  // dA c times B's row sums; dB = c (A^T 1) 1^T, every column of dB c times A's column
+  // sums. No product, no temporary matrix.
+  void backward_uniform(Scalar c) const {
+    using Vector = Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
+    if (left.node.needs_grad()) {
+      view<true>(right.value(), pairs[0].second, [&](const auto& b) {
+        pool::Recycled<Scalar, 1> buffer(Shape<1>{Index(b.rows())});
+        Vector sums(buffer.tensor.data(), b.rows());
+        sums.noalias() = b.rowwise().sum() * c;
+        left.backward_in_place([&](auto& gradient, bool add) {
+          view<false>(gradient, pairs[0].first, [&](auto& d) {
+            if (add)
+              d.rowwise() += sums.transpose();
+            else
+              d.rowwise() = sums.transpose();
+          });
+        });
+      });
+    }
+    if (right.node.needs_grad()) {
+      view<false>(left.value(), pairs[0].first, [&](const auto& a) {
+        pool::Recycled<Scalar, 1> buffer(Shape<1>{Index(a.cols())});
+        Vector sums(buffer.tensor.data(), a.cols());
+        sums.noalias() = a.colwise().sum().transpose() * c;
+        right.backward_in_place([&](auto& gradient, bool add) {
+          view<true>(gradient, pairs[0].second, [&](auto& d) {
+            if (add)
+              d.colwise() += sums;
+            else
+              d.colwise() = sums;
           });
         });
       });
     }
   }
 
-  // With G = c everywhere (the contraction feeds a full sum), dA = c times B summed
-  // over its free dimensions, stretched over A's: a reduction instead of a product.
-  void backward_uniform(Scalar c) const {
-    if constexpr (is_matrix_product) {
-      // dA = c 1 (B 1)^T: every row of dA is c times B's row sums; dB = c (A^T 1) 1^T:
-      // every column of dB is c times A's column sums. No product, no temporary matrix.
-      using Vector = Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
-      if (left.node.needs_grad()) {
-        view<true>(right.value(), pairs[0].second, [&](const auto& b) {
-          pool::Recycled<Scalar, 1> buffer(Shape<1>{Index(b.rows())});
-          Vector sums(buffer.tensor.data(), b.rows());
-          sums.noalias() = b.rowwise().sum() * c;
-          left.backward_in_place([&](auto& gradient, bool add) {
-            view<false>(gradient, pairs[0].first, [&](auto& d) {
-              if (add)
-                d.rowwise() += sums.transpose();
-              else
-                d.rowwise() = sums.transpose();
-            });
-          });
-        });
-      }
-      if (right.node.needs_grad()) {
-        view<false>(left.value(), pairs[0].first, [&](const auto& a) {
-          pool::Recycled<Scalar, 1> buffer(Shape<1>{Index(a.cols())});
-          Vector sums(buffer.tensor.data(), a.cols());
-          sums.noalias() = a.colwise().sum().transpose() * c;
-          right.backward_in_place([&](auto& gradient, bool add) {
-            view<true>(gradient, pairs[0].second, [&](auto& d) {
-              if (add)
-                d.colwise() += sums;
-              else
-                d.colwise() = sums;
-            });
-          });
-        });
-      }
-      return;
-    }
-    if (left.node.needs_grad()) {
-      std::array<Index, right_rank - P> b_free;
-      for (int m = 0; m < right_rank - P; ++m) b_free[m] = left_adjoint_pairs[m].second;
-      const EigenTensor<Scalar, P> summed = right.value().sum(b_free) * c;
-      give(left, stretch_over_free<left_rank>(summed, true), left_adjoint_order);
-    }
-    if (right.node.needs_grad()) {
-      std::array<Index, left_rank - P> a_free;
-      for (int m = 0; m < left_rank - P; ++m) a_free[m] = right_adjoint_pairs[m].first;
-      const EigenTensor<Scalar, P> summed = left.value().sum(a_free) * c;
-      give(right, stretch_over_free<right_rank>(summed, false), right_adjoint_order);
-    }
-  }
-  // `summed` (contracted dimensions) stretched over the output's free dimensions of one
-  // operand: A's free ones first (for dA), or B's free ones last (for dB).
-  template <int R>
-  auto stretch_over_free(const EigenTensor<Scalar, P>& summed, bool free_first) const {
-    Shape<R> kept, factors;
-    kept.fill(1);
-    factors.fill(1);
-    const int free = R - P;
-    const int free_offset = free_first ? 0 : P;
-    const int contracted_offset = free_first ? free : 0;
-    for (int i = 0; i < P; ++i) kept[contracted_offset + i] = summed.dimension(i);
-    for (int i = 0; i < free; ++i) factors[free_offset + i] = shape[free_first ? i : (left_rank - P) + i];
-    return summed.reshape(kept).broadcast(factors);
-  }
-
-  template <class Operand, class Product, class Order>
-  static void give(const Operand& operand, const Product& product, const Order& order) {
-    if (detail::is_identity(order))
-      operand.backward(product);
-    else
-      operand.backward(product.shuffle(order));
-  }
   template <class F>
   void for_each_leaf(F&& f) const {
     left.node.for_each_leaf(f);
@@ -452,7 +379,7 @@ struct Contract : expression_base {
 };
 
 // Batched matrix product (b, m, k) x (b, k, n) -> (b, m, n), equal batch sizes: one
-// Eigen contraction per batch element, forward and backward.
+// matrix product per batch element, forward and backward.
 template <class Left, class Right>
 struct BatchedMatmul : expression_base {
   using Scalar = typename Left::Scalar;
@@ -471,32 +398,48 @@ struct BatchedMatmul : expression_base {
     checked_element_count(shape, "matmul (batched)");
   }
   const Shape<3>& dims() const { return shape; }
+  // Batch element i of a rank-3 tensor of `dims`, as a row-major matrix.
+  template <class T>
+  static detail::MatrixRef<T> slice(T* data, const Shape<3>& dims, Index i) {
+    return {data + i * dims[1] * dims[2], dims[1], dims[2], true};
+  }
   void prepare() const {
     left.prepare();
     right.prepare();
     pool::fit(*cache, shape);
-    const std::array<DimensionPair, 1> inner{DimensionPair{1, 0}};
     for (Index i = 0; i < shape[0]; ++i)
-      cache->chip(i, 0) = left.value().chip(i, 0).contract(right.value().chip(i, 0), inner);
+      detail::multiply(slice(cache->data(), shape, i), slice(left.value().data(), left.node.dims(), i),
+                       slice(right.value().data(), right.node.dims(), i), false);
   }
   const EigenTensor<Scalar, 3>& forward() const { return *cache; }
   bool needs_grad() const { return left.node.needs_grad() || right.node.needs_grad(); }
   int gradient_paths() const { return left.node.gradient_paths() + right.node.gradient_paths(); }
   template <class G>
   void backward(const G& upstream) const {
-    const EigenTensor<Scalar, 3> g = upstream;
-    if (left.node.needs_grad()) {
-      EigenTensor<Scalar, 3> d(left.node.dims());
-      const std::array<DimensionPair, 1> pairs{DimensionPair{1, 1}};  // G_i B_i^T
-      for (Index i = 0; i < shape[0]; ++i) d.chip(i, 0) = g.chip(i, 0).contract(right.value().chip(i, 0), pairs);
-      left.backward(d);
+    if constexpr (std::is_same_v<G, EigenTensor<Scalar, 3>>) {
+      backward_from(upstream);
+    } else {
+      pool::Recycled<Scalar, 3> g(shape);
+      evaluate_into(g.tensor, upstream);
+      backward_from(g.tensor);
     }
-    if (right.node.needs_grad()) {
-      EigenTensor<Scalar, 3> d(right.node.dims());
-      const std::array<DimensionPair, 1> pairs{DimensionPair{0, 0}};  // A_i^T G_i
-      for (Index i = 0; i < shape[0]; ++i) d.chip(i, 0) = left.value().chip(i, 0).contract(g.chip(i, 0), pairs);
-      right.backward(d);
-    }
+  }
+  // dA_i = G_i B_i^T and dB_i = A_i^T G_i, into the gradient buffers in place.
+  void backward_from(const EigenTensor<Scalar, 3>& g) const {
+    const Shape<3>& a = left.node.dims();
+    const Shape<3>& b = right.node.dims();
+    if (left.node.needs_grad())
+      left.backward_in_place([&](auto& gradient, bool add) {
+        for (Index i = 0; i < shape[0]; ++i)
+          detail::multiply(slice(gradient.data(), a, i), slice(g.data(), shape, i),
+                           slice(right.value().data(), b, i).transposed(), add);
+      });
+    if (right.node.needs_grad())
+      right.backward_in_place([&](auto& gradient, bool add) {
+        for (Index i = 0; i < shape[0]; ++i)
+          detail::multiply(slice(gradient.data(), b, i), slice(left.value().data(), a, i).transposed(),
+                           slice(g.data(), shape, i), add);
+      });
   }
   template <class F>
   void for_each_leaf(F&& f) const {

@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: MPL-2.0
 #pragma once
-// Matrix products on tensor storage, for the contractions (expr/contract.hpp): a rank-1 or
-// rank-2 tensor viewed in place as an Eigen matrix, and the product of two views into a
-// third.
+// Matrix products on tensor storage, for the contractions (expr/contract.hpp): a tensor's
+// storage viewed in place as a matrix, the product of two such views into a third, and
+// the permutation that lays a tensor out as a matrix when its dimensions are not in
+// order.
+//
+// Every product of a program goes through one function per scalar type, `multiply`,
+// whatever the operands' ranks, transposes and row blocks: those become fields of a
+// MatrixRef at run time instead of Eigen types at compile time. Eigen's matrix kernels
+// are then compiled once per scalar type and translation unit (four operand layouts),
+// where one matmul with its backward compiled a dozen variants of them (one matmul
+// statement: 195 KB of code and 3.4 s to compile at -Og).
 #include <type_traits>
 
 #include "../core/config.hpp"
@@ -15,66 +23,130 @@ using ColumnMajorMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen
 template <class S>
 using RowMajorMatrixType = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// A rank-1 or rank-2 tensor's storage viewed, in place, as the matrix of a matrix
-// product: `rows_contracted` says whether the product runs along the view's rows
-// (a right operand) or its columns (a left operand). A row-major buffer read as
-// column-major is its transpose, so no view copies. `f` receives the map.
+// A dense rows x cols matrix at `data`, row-major or column-major.
+template <class T>
+struct MatrixRef {
+  T* data;
+  Index rows, cols;
+  bool row_major;
+
+  // The same storage read as the transposed matrix.
+  MatrixRef transposed() const { return {data, cols, rows, !row_major}; }
+  // Rows [first, first + count) of a row-major matrix.
+  MatrixRef middle_rows(Index first, Index count) const { return {data + first * cols, count, cols, true}; }
+  operator MatrixRef<const T>() const { return {data, rows, cols, row_major}; }
+};
+
+// A rank-1 or rank-2 tensor's storage as the matrix of a matrix product: `RowsContracted`
+// says whether the product runs along the matrix's rows (a right operand) or its
+// columns (a left operand), `contracted` which tensor dimension it runs along. A
+// row-major buffer read as column-major is its transpose, so no view copies.
+template <bool RowsContracted, class T>
+MatrixRef<T> matrix_of(T* data, const Index* dims, int rank, Index contracted) {
+  if (rank == 1) return RowsContracted ? MatrixRef<T>{data, dims[0], 1, false} : MatrixRef<T>{data, 1, dims[0], true};
+  if ((contracted == 0) == RowsContracted) return {data, dims[0], dims[1], true};
+  return {data, dims[1], dims[0], false};
+}
+
+// A vector stored either way: marked so that Eigen reads it with a unit stride known at
+// compile time (a column of a row-major matrix is read through a run-time stride,
+// measured 1.8 times slower in a matrix-vector product).
+template <class T>
+void prefer_unit_stride(MatrixRef<T>& m) {
+  if (m.cols == 1) m.row_major = false;
+  else if (m.rows == 1) m.row_major = true;
+}
+
+template <class D, class A, class B>
+void multiply_maps(D& d, const A& a, const B& b, bool add) {
+  using Scalar = typename D::Scalar;
+  if (a.rows() + a.cols() + b.cols() < 20) {  // Eigen's own bound for a product by coefficients
+    for (Index i = 0; i < a.rows(); ++i)
+      for (Index j = 0; j < b.cols(); ++j) {
+        Scalar total(0);
+        for (Index k = 0; k < a.cols(); ++k) total += a(i, k) * b(k, j);
+        d(i, j) = add ? d(i, j) + total : total;
+      }
+    return;
+  }
+  if (!add) d.setZero();
+  Eigen::internal::generic_product_impl<A, B, Eigen::DenseShape, Eigen::DenseShape, Eigen::GemmProduct>::scaleAndAddTo(
+      d, a, b, Scalar(1));
+}
+
+// d = a b, or d += a b when `add` (d rows x cols, a rows x depth, b depth x cols). The
+// product is rewritten so that d is column-major with one column when it is a vector,
+// (d^T = b^T a^T where needed), so Eigen's kernels see four operand layouts in all. Below
+// Eigen's small-product bound a plain loop runs: Eigen's vectorized product by
+// coefficients is never compiled.
+template <class S>
+void multiply(MatrixRef<S> d, MatrixRef<const S> a, MatrixRef<const S> b, bool add) {
+  if (d.rows == 0 || d.cols == 0) return;
+  const bool row_vector = d.rows == 1 && d.cols != 1;
+  if (row_vector || (d.row_major && d.rows != 1 && d.cols != 1)) {
+    d = d.transposed();
+    const MatrixRef<const S> new_a = b.transposed();
+    b = a.transposed();
+    a = new_a;
+  }
+  d.row_major = false;
+  prefer_unit_stride(a);
+  prefer_unit_stride(b);
+  using Row = Eigen::Map<const RowMajorMatrixType<S>>;
+  using Column = Eigen::Map<const ColumnMajorMatrix<S>>;
+  Eigen::Map<ColumnMajorMatrix<S>> dm(d.data, d.rows, d.cols);
+  const auto with_b = [&](const auto& am) {
+    if (b.row_major)
+      multiply_maps(dm, am, Row(b.data, b.rows, b.cols), add);
+    else
+      multiply_maps(dm, am, Column(b.data, b.rows, b.cols), add);
+  };
+  if (a.row_major)
+    with_b(Row(a.data, a.rows, a.cols));
+  else
+    with_b(Column(a.data, a.rows, a.cols));
+}
+
+// to = from with its dimensions reordered: dimension i of `to` is dimension order[i] of
+// `from` (row-major storage, `rank` dimensions of sizes from_dims).
+template <class S>
+void permute_into(const S* from, const Index* from_dims, const Index* order, int rank, S* to) {
+  Index total = 1;
+  for (int i = 0; i < rank; ++i) total *= from_dims[i];
+  if (total == 0) return;
+  constexpr int most = 16;
+  Index from_strides[most], strides[most], sizes[most], position[most] = {};
+  Index stride = 1;
+  for (int i = rank - 1; i >= 0; --i) from_strides[i] = stride, stride *= from_dims[i];
+  for (int i = 0; i < rank; ++i) strides[i] = from_strides[order[i]], sizes[i] = from_dims[order[i]];
+  // The innermost dimension as a loop, the others as an odometer.
+  const Index inner = rank > 0 ? sizes[rank - 1] : 1, inner_stride = rank > 0 ? strides[rank - 1] : 0;
+  Index offset = 0;
+  for (Index written = 0; written < total; written += inner) {
+    for (Index j = 0; j < inner; ++j) to[written + j] = from[offset + j * inner_stride];
+    for (int i = rank - 2; i >= 0; --i) {
+      offset += strides[i];
+      if (++position[i] < sizes[i]) break;
+      offset -= strides[i] * sizes[i];
+      position[i] = 0;
+    }
+  }
+}
+
+// A rank-1 or rank-2 tensor's storage viewed in place as an Eigen matrix (as matrix_of),
+// for the reductions of a product's backward: `f` receives the map.
 template <bool RowsContracted, int Rank, class T, class F>
 void with_matrix_view(T* data, const Index* dims, Index contracted, F&& f) {
   using S = std::remove_const_t<T>;
   using Row = std::conditional_t<std::is_const_v<T>, const RowMajorMatrixType<S>, RowMajorMatrixType<S>>;
   using Column = std::conditional_t<std::is_const_v<T>, const ColumnMajorMatrix<S>, ColumnMajorMatrix<S>>;
-  // The rank is known here, the orientation of a matrix only at run time (a transposed
-  // operand is read in place).
-  if constexpr (Rank == 1) {
-    if constexpr (RowsContracted) {
-      using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<S, Eigen::Dynamic, 1>,
-                                        Eigen::Matrix<S, Eigen::Dynamic, 1>>;
-      Eigen::Map<Vector> view(data, dims[0]);
-      f(view);
-    } else {
-      using Vector = std::conditional_t<std::is_const_v<T>, const Eigen::Matrix<S, 1, Eigen::Dynamic>,
-                                        Eigen::Matrix<S, 1, Eigen::Dynamic>>;
-      Eigen::Map<Vector> view(data, 1, dims[0]);
-      f(view);
-    }
-  } else if ((contracted == 0) == RowsContracted) {
-    Eigen::Map<Row> view(data, dims[0], dims[1]);
+  const MatrixRef<T> m = matrix_of<RowsContracted>(data, dims, Rank, contracted);
+  if (m.row_major) {
+    Eigen::Map<Row> view(data, m.rows, m.cols);
     f(view);
   } else {
-    Eigen::Map<Column> view(data, dims[1], dims[0]);
+    Eigen::Map<Column> view(data, m.rows, m.cols);
     f(view);
-  }
-}
-
-// d = a b, or d += a b when `add`. Matrices of run-time shape go straight to Eigen's
-// matrix-matrix product (which itself takes the matrix-vector one when a side is a single
-// row or column), and small ones to a plain loop: one instantiation serves both = and +=,
-// and Eigen's vectorized product by coefficients, which `noalias() = a * b` compiles
-// for small sizes, is not instantiated (the MLP step's object code: 298 KB to 255 KB,
-// its compiler's peak memory 821 MB to 749 MB).
-template <class D, class A, class B>
-void multiply_into(D&& d, const A& a, const B& b, bool add) {
-  using Scalar = typename std::remove_cvref_t<D>::Scalar;
-  constexpr bool dynamic = A::RowsAtCompileTime == Eigen::Dynamic && A::ColsAtCompileTime == Eigen::Dynamic &&
-                           B::RowsAtCompileTime == Eigen::Dynamic && B::ColsAtCompileTime == Eigen::Dynamic;
-  if constexpr (dynamic) {
-    if (a.rows() + a.cols() + b.cols() < 20) {  // Eigen's own bound for a product by coefficients
-      for (Index i = 0; i < a.rows(); ++i)
-        for (Index j = 0; j < b.cols(); ++j) {
-          Scalar total(0);
-          for (Index k = 0; k < a.cols(); ++k) total += a(i, k) * b(k, j);
-          d(i, j) = add ? d(i, j) + total : total;
-        }
-      return;
-    }
-    if (!add) d.setZero();
-    Eigen::internal::generic_product_impl<A, B, Eigen::DenseShape, Eigen::DenseShape, Eigen::GemmProduct>::scaleAndAddTo(
-        d, a, b, Scalar(1));
-  } else if (add) {
-    d.noalias() += a * b;
-  } else {
-    d.noalias() = a * b;
   }
 }
 
