@@ -83,7 +83,6 @@ struct Convolution : expression_base {
   static_assert(std::is_same_v<typename Input::Scalar, typename Kernel::Scalar>,
                 "fusegrad: a convolution's input and kernel must have the same scalar type");
   static_assert(Input::rank == rank && Kernel::rank == rank, "fusegrad: convolution operands of the wrong rank");
-  using Matrix = detail::RowMajorMatrixType<Scalar>;
 
   detail::EvaluatedOperand<Input> input;
   detail::EvaluatedOperand<Kernel> kernel;
@@ -95,7 +94,10 @@ struct Convolution : expression_base {
   // storage, like every temporary here, comes from and returns to the per-thread pool
   // (a fresh allocation of this size costs a page fault per 4 KB, every step).
   std::shared_ptr<EigenTensor<Scalar, 2>> cols = pool::make_cache<Scalar, 2>();
-  auto cols_matrix() const { return Eigen::Map<const Matrix>(cols->data(), cols->dimension(0), cols->dimension(1)); }
+  // The products below are matrix products of row-major buffers (expr/matrix_product.hpp).
+  detail::MatrixRef<const Scalar> cols_matrix() const {
+    return {cols->data(), cols->dimension(0), cols->dimension(1), true};
+  }
 
   Convolution(Input in, Kernel ker, conv_stride stride, padding p, const char* operation)
       : input(std::move(in)), kernel(std::move(ker)) {
@@ -127,7 +129,7 @@ struct Convolution : expression_base {
 
   Index taps() const { return channels * rows.kernel * columns.kernel; }  // C*kh*kw
   Index positions() const { return rows.out * columns.out; }             // OH*OW
-  auto kernel_matrix(const Scalar* data) const { return Eigen::Map<const Matrix>(data, filters, taps()); }
+  detail::MatrixRef<const Scalar> kernel_matrix(const Scalar* data) const { return {data, filters, taps(), true}; }
 
   // cols(r, n*P + y*OW + x) for r = (c, i, j): the input value that tap reads.
   void im2col(const EigenTensor<Scalar, rank>& in, EigenTensor<Scalar, 2>& out) const {
@@ -189,11 +191,11 @@ struct Convolution : expression_base {
     const auto k = kernel_matrix(kernel.value().data());
     if (batch == 1) {
       // (1, K, OH, OW) is the (K, OH*OW) product itself.
-      Eigen::Map<Matrix> out(cache->data(), filters, P);
-      out.noalias() = k * cols_matrix();
+      detail::multiply(detail::MatrixRef<Scalar>{cache->data(), filters, P, true}, k, cols_matrix(), false);
     } else {
       pool::Recycled<Scalar, 2> product(Shape<2>{filters, batch * P});  // (K, N*P): columns (n, y, x)
-      Eigen::Map<Matrix>(product.tensor.data(), filters, batch * P).noalias() = k * cols_matrix();
+      detail::multiply(detail::MatrixRef<Scalar>{product.tensor.data(), filters, batch * P, true}, k, cols_matrix(),
+                       false);
       for (Index n = 0; n < batch; ++n)
         for (Index f = 0; f < filters; ++f)
           std::memcpy(cache->data() + (n * filters + f) * P, product.tensor.data() + f * batch * P + n * P,
@@ -235,21 +237,18 @@ struct Convolution : expression_base {
       evaluate_into(rearranged.tensor, g.reshape(Shape<3>{batch, filters, P}).shuffle(order));
       upstream = rearranged.tensor.data();
     }
-    const Eigen::Map<const Matrix> gm(upstream, filters, batch * P);
+    const detail::MatrixRef<const Scalar> gm{upstream, filters, batch * P, true};
 
     if (kernel.node.needs_grad()) {
       kernel.backward_in_place([&](auto& gradient, bool add) {
-        Eigen::Map<Matrix> d(gradient.data(), filters, taps());
-        if (add)
-          d.noalias() += gm * cols_matrix().transpose();
-        else
-          d.noalias() = gm * cols_matrix().transpose();
+        detail::multiply(detail::MatrixRef<Scalar>{gradient.data(), filters, taps(), true}, gm,
+                         cols_matrix().transposed(), add);
       });
     }
     if (input.node.needs_grad()) {
       pool::Recycled<Scalar, 2> dcols(Shape<2>{taps(), batch * P});  // (C*kh*kw, N*P)
-      Eigen::Map<Matrix>(dcols.tensor.data(), taps(), batch * P).noalias() =
-          kernel_matrix(kernel.value().data()).transpose() * gm;
+      detail::multiply(detail::MatrixRef<Scalar>{dcols.tensor.data(), taps(), batch * P, true},
+                       kernel_matrix(kernel.value().data()).transposed(), gm, false);
       input.backward_in_place([&](auto& gradient, bool add) {
         if (!add) gradient.setZero();
         col2im(dcols.tensor.data(), gradient.data());

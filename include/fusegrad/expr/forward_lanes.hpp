@@ -9,7 +9,7 @@
 // - Dual tensors (Tensor<Dual<S>, R>, forward mode). Eigen has no packets for Dual<S>,
 //   so a dual expression left to Eigen runs one element at a time, with the standard
 //   library's scalar sin, exp, tanh. Here every node applies its rule's value to lanes
-//   of dual numbers (core/dual_lane.hpp): a packet of values and a packet of tangents,
+//   of dual numbers (packet/dual_lane.hpp): a packet of values and a packet of tangents,
 //   each primitive's tangent rule next to its value.
 // - Plain regions with an operand stretched along leading dimensions (a bias over a
 //   batch): a row of the operand is read per row of the region, where Eigen's

@@ -12,7 +12,7 @@
 // contributions in the same pass, and a single value stretched over the region (a
 // scalar parameter) gets its gradient as a sum kept in a register, with no
 // region-sized temporary. The rules themselves are those of ops/: they run on Lanes
-// (core/lane.hpp), which answer the same calls as Eigen expressions.
+// (packet/lane.hpp), which answer the same calls as Eigen expressions.
 //
 // How a node is evaluated here lives in its LaneEvaluator, as Eigen keeps evaluators
 // apart from expressions. The evaluator is a plan built once per backward (pointers,
@@ -37,7 +37,7 @@
 #include <optional>
 #include <vector>
 
-#include "../core/dual_lane.hpp"
+#include "../packet/dual_lane.hpp"
 #include "../core/pool.hpp"
 #include "map.hpp"
 #include "pending_gradients.hpp"
@@ -62,7 +62,7 @@ struct LaneEvaluator;
 struct Unused {};
 
 // The form of a node's value in one packet inside the fused pass: a single value, a
-// lane, or a scaled lane (core/lane.hpp), as its evaluator's value() returns it.
+// lane, or a scaled lane (packet/lane.hpp), as its evaluator's value() returns it.
 template <class N, class P>
 using value_form = decltype(std::declval<const LaneEvaluator<N>&>().template value<true, P>(
     std::declval<typename LaneEvaluator<N>::template record<P>&>(), Index()));
@@ -79,7 +79,7 @@ auto lane_summand(const E& evaluator, R& record, Index i, S& shift) {
 
 // An adjoint in the pass is a lane; or one value shared by every element (a constant
 // seed passed through partials that are single values); or a lane times such a shared
-// value (ScaledLane, core/lane.hpp), multiplied out only where a lane must be stored. A
+// value (ScaledLane, packet/lane.hpp), multiplied out only where a lane must be stored. A
 // single value's running sum adds the lanes and multiplies by the shared factor once,
 // after the pass, and counts shared values instead of adding them: per packet,
 // -0.5 (x - mu)^2 / sigma^2 then costs mu and sigma one addition each.
@@ -94,7 +94,7 @@ Lane<S, P> multiplied_out(const A& adjoint) {
 }
 
 // upstream * derivative, each a single value (S), a lane or a scaled lane: the products
-// of core/lane.hpp keep single factors apart (a dual lane times a single value is
+// of packet/lane.hpp keep single factors apart (a dual lane times a single value is
 // multiplied out: dual lanes have their own product).
 template <class S, class P, class A, class D>
 auto adjoint_chain(const A& upstream, const D& derivative) {

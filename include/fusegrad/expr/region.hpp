@@ -47,7 +47,7 @@ inline constexpr int max_region_rank = 16;
 // A region starts at a map or zip (a stored value alone has nothing to fuse: a sum of a
 // matrix product keeps the product's own backward for a uniform gradient).
 // Dual numbers (forward over reverse: hvp, hessian) run through it too, a packet of
-// values and one of tangents at a time (core/dual_lane.hpp).
+// values and one of tangents at a time (packet/dual_lane.hpp).
 template <class N>
 inline constexpr bool lane_region = (std::is_floating_point_v<typename N::Scalar> || is_dual<typename N::Scalar>) &&
                                     N::rank > 0 && N::rank <= max_region_rank && is_elementwise<N> && lane_fusable<N>;

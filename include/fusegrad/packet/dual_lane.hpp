@@ -8,9 +8,9 @@
 //
 // A function this file does not know (a user's map or zip, pow) is applied one dual
 // number at a time, as Eigen would: correct, only not vectorised.
-#include "dual.hpp"
+#include "../core/dual.hpp"
 #include "lane.hpp"
-#include "vector_math.hpp"
+#include "../core/vector_math.hpp"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"

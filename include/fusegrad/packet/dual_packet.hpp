@@ -11,8 +11,8 @@
 // has no packets for Dual<S> and goes one element at a time.
 #include <type_traits>
 
-#include "config.hpp"
-#include "dual.hpp"
+#include "../core/config.hpp"
+#include "../core/dual.hpp"
 
 #if defined(__SSE2__)
 #include <immintrin.h>

@@ -10,9 +10,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "config.hpp"
+#include "../core/config.hpp"
 #include "dual_packet.hpp"
-#include "vector_math.hpp"
+#include "../core/vector_math.hpp"
 
 // Packet types carry alignment attributes that template arguments drop; harmless here,
 // as Eigen notes for its own packet templates.
