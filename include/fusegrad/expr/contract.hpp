@@ -191,17 +191,23 @@ struct Contract : expression_base {
 
   void forward_rows(Index first, Index last) const {
     if constexpr (can_block_rows) {
-      detail::multiply(output_matrix(cache->data()).middle_rows(first, last - first),
-                       matrix<false>(left.value(), 1).middle_rows(first, last - first),
-                       matrix<true>(right.value(), pairs[0].second), false);
+      const auto a = matrix<false>(left.value(), 1).middle_rows(first, last - first);
+      if constexpr (right_rank == 1)
+        detail::multiply_vector(cache->data() + first, a, right.value().data(), false);
+      else
+        detail::multiply(output_matrix(cache->data()).middle_rows(first, last - first), a,
+                         matrix<true>(right.value(), pairs[0].second), false);
     }
   }
   void gather_rows(const Scalar* adjoint, Index first, Index last) const {
     if constexpr (can_block_rows) {
       if (first == 0) gathered_right = pool::make_shared_tensor<Scalar, right_rank>(right.node.dims());
-      detail::multiply(matrix<true>(*gathered_right, pairs[0].second),
-                       matrix<false>(left.value(), 1).middle_rows(first, last - first).transposed(),
-                       output_matrix(adjoint).middle_rows(first, last - first), first != 0);
+      const auto a_transposed = matrix<false>(left.value(), 1).middle_rows(first, last - first).transposed();
+      if constexpr (right_rank == 1)
+        detail::multiply_vector(gathered_right->data(), a_transposed, adjoint + first, first != 0);
+      else
+        detail::multiply(matrix<true>(*gathered_right, pairs[0].second), a_transposed,
+                         output_matrix(adjoint).middle_rows(first, last - first), first != 0);
     }
   }
   // Backward with B's gradient gathered for seed 1: dB = seed * gathered, dA = seed G B^T.
