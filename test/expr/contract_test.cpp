@@ -183,3 +183,87 @@ TEST_CASE("matmul gradients match central differences on both sides of the small
       CHECK(product(i, j) == doctest::Approx(expected).epsilon(1e-14));
     }
 }
+
+namespace {
+
+// Entry (i, j) of a test matrix of extreme values: mostly ordinary numbers, with -0, a
+// subnormal, NaN, +inf and (in `b`) a large finite value at fixed places.
+template <class S>
+S extreme_entry(bool is_b, fg::Index i, fg::Index j) {
+  using L = std::numeric_limits<S>;
+  if (!is_b && i == 0 && j == 1) return L::quiet_NaN();
+  if (!is_b && i == 1 && j == 0) return L::infinity();
+  if (!is_b && i == 0 && j == 0) return S(-0.0);
+  if (is_b && i == 0 && j == 0) return L::denorm_min();
+  if (is_b && i == 2 && j == 1) return L::max() / S(8);
+  return S(0.25 + 0.125 * double((3 * i + 5 * j) % 11));
+}
+
+// got against sum_k a(i, k) b(k, j) in double: the same NaN, the same infinity, else
+// within rounding of the sum of |terms| (and of products to subnormals).
+template <class S>
+void expect_product(const char* what, double got, const std::vector<double>& terms) {
+  double sum = 0, magnitude = 0;
+  for (double t : terms) sum += t, magnitude += std::abs(t);
+  INFO(what, ": got ", got, ", expected ", sum);
+  if (std::isnan(sum)) {
+    CHECK(std::isnan(got));
+  } else if (std::isinf(sum)) {
+    CHECK(got == sum);
+  } else {
+    // Rounding of the sum, and of each product to S's subnormal spacing.
+    const double tolerance = (std::is_same_v<S, float> ? 1e-6 : 1e-14) * magnitude +
+                             double(terms.size()) * double(std::numeric_limits<S>::denorm_min());
+    CHECK(std::abs(got - sum) <= tolerance);
+  }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("matrix products and their gradients carry -0, subnormals, large values, inf and NaN", S, double,
+                   float) {
+  // 2x3 by 3x2 takes the plain loop, 8x9 by 9x7 the matrix kernel, 12x9 by a vector the
+  // matrix-vector kernel, and a dot product of 25 elements the inner product.
+  const std::array<std::array<fg::Index, 3>, 4> sizes{{{2, 3, 2}, {8, 9, 7}, {12, 9, 1}, {1, 25, 1}}};
+  for (const auto& [m, k, n] : sizes) {
+    CAPTURE(m);
+    CAPTURE(k);
+    fg::EigenTensor<S, 2> a(m, k), b(k, n), w(m, n);
+    for (fg::Index i = 0; i < m; ++i)
+      for (fg::Index j = 0; j < k; ++j) a(i, j) = extreme_entry<S>(false, i, j);
+    for (fg::Index i = 0; i < k; ++i)
+      for (fg::Index j = 0; j < n; ++j) b(i, j) = extreme_entry<S>(true, i, j);
+    for (fg::Index i = 0; i < m; ++i)
+      for (fg::Index j = 0; j < n; ++j) w(i, j) = S(0.5 + 0.25 * double((i + 2 * j) % 5));
+    fg::Tensor<S, 2> ta(a), tb(b);
+    ta.requires_grad(true);
+    tb.requires_grad(true);
+    fg::Tensor<S, 2> c = fg::matmul(ta, tb);
+    c.backward(w);
+    for (fg::Index i = 0; i < m; ++i)
+      for (fg::Index j = 0; j < n; ++j) {
+        std::vector<double> terms;
+        for (fg::Index q = 0; q < k; ++q) terms.push_back(double(a(i, q)) * double(b(q, j)));
+        expect_product<S>("A B", double(c.value()(i, j)), terms);
+      }
+    for (fg::Index i = 0; i < m; ++i)  // dA = W B^T
+      for (fg::Index q = 0; q < k; ++q) {
+        std::vector<double> terms;
+        for (fg::Index j = 0; j < n; ++j) terms.push_back(double(w(i, j)) * double(b(q, j)));
+        expect_product<S>("dA", double(ta.grad()(i, q)), terms);
+      }
+    for (fg::Index q = 0; q < k; ++q)  // dB = A^T W
+      for (fg::Index j = 0; j < n; ++j) {
+        std::vector<double> terms;
+        for (fg::Index i = 0; i < m; ++i) terms.push_back(double(a(i, q)) * double(w(i, j)));
+        expect_product<S>("dB", double(tb.grad()(q, j)), terms);
+      }
+    if (n == 1 && m == 1) {  // the same numbers as a dot product of two vectors
+      fg::Tensor<S, 1> u(fg::EigenTensor<S, 1>(a.reshape(fg::Shape<1>{k}))), v(fg::EigenTensor<S, 1>(b.reshape(fg::Shape<1>{k})));
+      fg::Tensor<S, 0> d = fg::dot(u, v);
+      std::vector<double> terms;
+      for (fg::Index q = 0; q < k; ++q) terms.push_back(double(a(0, q)) * double(b(q, 0)));
+      expect_product<S>("dot", double(d.item()), terms);
+    }
+  }
+}

@@ -238,8 +238,9 @@ struct Contract : expression_base {
       detail::multiply(output_matrix(cache->data()), matrix<false>(left.value(), pairs[0].first),
                        matrix<true>(right.value(), pairs[0].second), false);
     } else {
-      with_operand_matrices([&](detail::MatrixRef<const Scalar> a, detail::MatrixRef<const Scalar> b) {
-        detail::multiply(output_matrix(cache->data()), a, b, false);
+      with_left_matrix([&](detail::MatrixRef<const Scalar> a) {
+        with_right_matrix(
+            [&](detail::MatrixRef<const Scalar> b) { detail::multiply(output_matrix(cache->data()), a, b, false); });
       });
     }
   }
@@ -247,21 +248,26 @@ struct Contract : expression_base {
   bool needs_grad() const { return left.node.needs_grad() || right.node.needs_grad(); }
   int gradient_paths() const { return left.node.gradient_paths() + right.node.gradient_paths(); }
 
-  // f(A', B'), each read in place when its order is the identity, else copied.
+  // f(M), M the operand laid out as a rows x cols matrix by `order`: read in place when
+  // the order is the identity, else copied (permute_into) into pooled scratch.
+  template <class T, std::size_t N, class F>
+  static void laid_out(const T& operand, const std::array<Index, N>& order, Index rows, Index cols, F&& f) {
+    constexpr int R = int(N);
+    static_assert(R <= detail::most_permuted_dimensions, "fusegrad: a contraction operand of too many dimensions");
+    if (detail::is_identity(order)) return f(detail::MatrixRef<const Scalar>{operand.data(), rows, cols, true});
+    Shape<R> dims;
+    for (int i = 0; i < R; ++i) dims[i] = operand.dimension(order[i]);
+    pool::Recycled<Scalar, R> copy(dims);
+    detail::permute_into(operand.data(), operand.dimensions().data(), order.data(), R, copy.tensor.data());
+    f(detail::MatrixRef<const Scalar>{copy.tensor.data(), rows, cols, true});
+  }
   template <class F>
-  void with_operand_matrices(F&& f) const {
-    const auto laid_out = [&](const auto& operand, const auto& order, Index rows, Index cols, auto&& next) {
-      constexpr int R = int(std::tuple_size_v<std::remove_cvref_t<decltype(order)>>);
-      if (detail::is_identity(order)) return next(detail::MatrixRef<const Scalar>{operand.data(), rows, cols, true});
-      Shape<R> dims;
-      for (int i = 0; i < R; ++i) dims[i] = operand.dimension(order[i]);
-      pool::Recycled<Scalar, R> copy(dims);
-      detail::permute_into(operand.data(), operand.dimensions().data(), order.data(), R, copy.tensor.data());
-      return next(detail::MatrixRef<const Scalar>{copy.tensor.data(), rows, cols, true});
-    };
-    laid_out(left.value(), left_order, free_rows, depth, [&](detail::MatrixRef<const Scalar> a) {
-      laid_out(right.value(), right_order, depth, free_cols, [&](detail::MatrixRef<const Scalar> b) { f(a, b); });
-    });
+  void with_left_matrix(F&& f) const {
+    laid_out(left.value(), left_order, free_rows, depth, f);
+  }
+  template <class F>
+  void with_right_matrix(F&& f) const {
+    laid_out(right.value(), right_order, depth, free_cols, f);
   }
 
   template <class G>
@@ -292,14 +298,17 @@ struct Contract : expression_base {
       }
     } else {
       const auto g = output_matrix(upstream.data());
-      with_operand_matrices([&](detail::MatrixRef<const Scalar> a, detail::MatrixRef<const Scalar> b) {
-        if (left.node.needs_grad())
+      // dA' reads only B', dB' only A': an operand is laid out only for the other's gradient.
+      if (left.node.needs_grad())
+        with_right_matrix([&](detail::MatrixRef<const Scalar> b) {
           give(left, left_order, free_rows, depth,
                [&](detail::MatrixRef<Scalar> d, bool add) { detail::multiply(d, g, b.transposed(), add); });
-        if (right.node.needs_grad())
+        });
+      if (right.node.needs_grad())
+        with_left_matrix([&](detail::MatrixRef<const Scalar> a) {
           give(right, right_order, depth, free_cols,
                [&](detail::MatrixRef<Scalar> d, bool add) { detail::multiply(d, a.transposed(), g, add); });
-      });
+        });
     }
   }
   // Gives an operand the gradient `product(d, add)` computes in its matrix layout

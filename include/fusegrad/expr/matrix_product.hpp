@@ -139,12 +139,14 @@ void multiply(MatrixRef<S> d, MatrixRef<const S> a, MatrixRef<const S> b, bool a
 
 // to = from with its dimensions reordered: dimension i of `to` is dimension order[i] of
 // `from` (row-major storage, `rank` dimensions of sizes from_dims).
+// At most most_permuted_dimensions of them (the contractions check at compile time).
+inline constexpr int most_permuted_dimensions = 16;
 template <class S>
 void permute_into(const S* from, const Index* from_dims, const Index* order, int rank, S* to) {
   Index total = 1;
   for (int i = 0; i < rank; ++i) total *= from_dims[i];
   if (total == 0) return;
-  constexpr int most = 16;
+  constexpr int most = most_permuted_dimensions;
   Index from_strides[most], strides[most], sizes[most], position[most] = {};
   Index stride = 1;
   for (int i = rank - 1; i >= 0; --i) from_strides[i] = stride, stride *= from_dims[i];
