@@ -4,12 +4,14 @@
 // enclosing expression reads (a reduction bounds a fused region, and Eigen would
 // otherwise recompute a lazy reduction for every element that reads it). Backward, the
 // upstream gradient is stretched back over the reduced dimensions and multiplied by the
-// rule's partial derivative.
+// rule's partial derivative. The rules' loops (ops/reduction.hpp) read the operand as
+// contiguous memory: a stored tensor's own, or the operand's expression evaluated once.
 #include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "../core/reduction_plan.hpp"
 #include "../ops/markers.hpp"
 #include "../ops/reduction.hpp"
 #include "../ops/unary.hpp"
@@ -18,6 +20,23 @@
 #include "sweep.hpp"
 
 namespace fusegrad::expr {
+
+// An operand's value as contiguous row-major memory: a stored tensor's own storage, or
+// its expression evaluated into scratch.
+template <class S, int R>
+struct Contiguous {
+  std::optional<pool::Scratch<S, R>> evaluated;
+  const S* data;
+  template <class Value>
+  Contiguous(const Value& value, const Shape<R>& dims) {
+    if constexpr (std::is_same_v<Value, EigenTensor<S, R>>) {
+      data = value.data();
+    } else {
+      evaluate_into(evaluated.emplace(dims).tensor, value);
+      data = evaluated->tensor.data();
+    }
+  }
+};
 
 template <class Rule, class Child, int K, bool Keep>
 struct Reduce : expression_base {
@@ -83,15 +102,14 @@ struct Reduce : expression_base {
   static constexpr bool has_value_of_nothing = requires(const Rule& r) { r.template of_nothing<Scalar>(); };
 
   // Stretches a tensor of the reduced shape over the operand's shape.
-  struct Broadcaster {
-    const Reduce* self;
-    Index reduced_count;
-    template <class T>
-    auto operator()(const T& t) const {
-      return t.reshape(self->kept).broadcast(self->stretch);
-    }
-  };
-  Broadcaster broadcaster() const { return {this, element_count(stretch)}; }
+  template <class T>
+  auto stretched(const T& t) const {
+    return t.reshape(kept).broadcast(stretch);
+  }
+  reducing::Plan plan() const {
+    static_assert(input_rank <= reducing::most_dimensions, "fusegrad: a reduction's operand has too many dimensions");
+    return reducing::plan(child.dims().data(), input_rank, axes.data(), K);
+  }
 
   const Shape<rank>& dims() const { return shape; }
   void prepare() const {
@@ -140,10 +158,12 @@ struct Reduce : expression_base {
         cache->pending.reset();
       }
     }
-    if constexpr (input_rank == 0)
+    if constexpr (input_rank == 0) {
       cache->value = child.forward();
-    else
-      rule.evaluate(child.forward(), axes, cache->value, broadcaster());
+    } else {
+      const Contiguous<Scalar, input_rank> x(child.forward(), child.dims());
+      rule.evaluate(x.data, plan(), cache->value.data());
+    }
   }
   decltype(auto) forward() const {
     if constexpr (Keep)
@@ -181,14 +201,22 @@ struct Reduce : expression_base {
           return;
         }
       }
-      const Broadcaster broadcast = broadcaster();
-      decltype(auto) x = child.forward();
-      const auto state = rule.backward_state(x, cache->value, axes, broadcast);
-      const auto partial = rule.partial(x, cache->value, state, broadcast);
-      if constexpr (reduced_rank == 0)
-        child.backward(ops::chain(x.constant(upstream()), partial));
-      else
-        child.backward(ops::chain(broadcast(upstream), partial));
+      const reducing::Plan p = plan();
+      if constexpr (requires { rule.template uniform_partial<Scalar>(p); }) {
+        // The same partial for every element: the stretched upstream gradient, lazily.
+        const auto partial = rule.template uniform_partial<Scalar>(p);
+        if constexpr (reduced_rank == 0)
+          child.backward(ops::chain(Eigen::TensorMap<const EigenTensor<Scalar, input_rank>>(upstream.data(), child.dims())
+                                        .constant(upstream()),
+                                    partial));
+        else
+          child.backward(ops::chain(stretched(upstream), partial));
+      } else {
+        const Contiguous<Scalar, input_rank> x(child.forward(), child.dims());
+        pool::Scratch<Scalar, input_rank> contribution(child.dims());
+        rule.gradient(x.data, cache->value.data(), upstream.data(), p, contribution.tensor.data());
+        child.backward(contribution.tensor);
+      }
     }
   }
   template <class F>

@@ -1,41 +1,26 @@
 // SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The catalogue of reductions (the seeds' `reduce`). Each rule holds its forward
-// `evaluate(x, axes, out, broadcast)` next to `partial(x, r, state, broadcast)`, the
-// derivative of a reduced value r with respect to each element x that it reduced.
-// `broadcast(t)` stretches a tensor of the reduced shape back over x's shape, and
-// `broadcast.reduced_count` is how many elements each reduced value covers;
-// `backward_state(x, r, axes, broadcast)` computes, once per backward, any reduced
-// quantity the partial needs (a count of ties, a count of zeros).
+// `evaluate(x, plan, r)` next to its derivative: `gradient(x, r, upstream, plan, dx)`
+// writes dx = upstream * d r / d x for every element x, or, where that derivative is the
+// same for every element (sum, mean), `uniform_partial(plan)` gives it. x, r, upstream
+// and dx are contiguous row-major arrays, walked as `plan` says (core/reduction_plan.hpp):
+// the loops are compiled once per rule and scalar type, whatever expression was reduced.
 #include <cmath>
 #include <limits>
 
 #include "../core/config.hpp"
-#include "../core/elementwise.hpp"
+#include "../core/dual.hpp"
 #include "../core/pool.hpp"
+#include "../core/reduction_plan.hpp"
 #include "../core/vector_math.hpp"
 #include "markers.hpp"
 
 namespace fusegrad::ops {
 
-struct NoState {};
-
-// x - r stretched over x: a plain scalar subtraction when r is a single value (a full
-// reduction), which Eigen vectorises, rather than a broadcast.
-template <class X, class R, class B>
-auto minus_stretched(const X& x, const R& r, const B& broadcast) {
-  if constexpr (R::NumIndices == 0)
-    return x - r();
-  else
-    return x - broadcast(r);
-}
-template <class X, class R, class B>
-auto equals_stretched(const X& x, const R& r, const B& broadcast) {
-  if constexpr (R::NumIndices == 0)
-    return x == r();
-  else
-    return x == broadcast(r);
-}
+using reducing::for_each_run;
+using reducing::Plan;
+using reducing::run_of;
 
 // `of_nothing<S>()` is a rule's value over no elements (NumPy's and PyTorch's): a rule
 // without it (max, min) has none, and reducing empty slices with it is a shape_error.
@@ -43,82 +28,110 @@ template <class S>
 S not_a_number() {
   return S(std::numeric_limits<typename real_of<S>::type>::quiet_NaN());
 }
+template <class S>
+S infinity() {
+  return S(std::numeric_limits<typename real_of<S>::type>::infinity());
+}
+
+// A reduced tensor of scratch: one value per result.
+template <class S>
+using Reduced = pool::Scratch<S, 1>;
 
 struct Sum {
   static constexpr const char* name = "sum";
   template <class S>
   static S of_nothing() { return S(0); }
-  template <class X, class A, class Out, class B>
-  void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.sum(axes); }
-  template <class X, class R, class A, class B>
-  NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
-  template <class X, class R, class B>
-  One partial(const X&, const R&, NoState, const B&) const { return {}; }
+  template <class S>
+  void evaluate(const S* x, const Plan& p, S* r) const {
+    run_of(r, p.result_count).setZero();
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      if (p.inner_reduced)
+        r[o] += run_of(x + i, n).sum();
+      else
+        run_of(r + o, n) += run_of(x + i, n);
+    });
+  }
+  template <class S>
+  One uniform_partial(const Plan&) const { return {}; }
 };
 
 struct Mean {
   static constexpr const char* name = "mean";
   template <class S>
   static S of_nothing() { return not_a_number<S>(); }  // 0 / 0
-  template <class X, class A, class Out, class B>
-  void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.mean(axes); }
-  template <class X, class R, class A, class B>
-  auto backward_state(const X&, const R&, const A&, const B& broadcast) const {
-    using S = typename X::Scalar;
-    return S(1) / S(broadcast.reduced_count);
+  template <class S>
+  void evaluate(const S* x, const Plan& p, S* r) const {
+    Sum{}.evaluate(x, p, r);
+    run_of(r, p.result_count) /= S(p.reduced_count);
   }
-  template <class X, class R, class S, class B>
-  auto partial(const X& x, const R&, S scale, const B&) const { return x.constant(scale); }
+  template <class S>
+  S uniform_partial(const Plan& p) const { return S(1) / S(p.reduced_count); }
 };
 
 // The gradient of a max or min goes to the selected element; ties share it equally.
 template <bool Largest>
 struct Extremum {
   static constexpr const char* name = Largest ? "max" : "min";
-  template <class X, class A, class Out, class B>
-  void evaluate(const X& x, const A& axes, Out& out, const B& broadcast) const {
-    // NaN propagates, as in NumPy: a slice holding a NaN reduces to NaN.
-    if constexpr (Largest)
-      out = x.template maximum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
-    else
-      out = x.template minimum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
-    using S = typename X::Scalar;
+  // NaN propagates, as in NumPy: a slice holding a NaN reduces to NaN. Dual numbers are
+  // compared by value.
+  template <class S>
+  static bool replaces(const S& candidate, const S& current) {
+    const auto c = value_part(candidate), m = value_part(current);
+    return m == m && (c != c || (Largest ? c > m : c < m));
+  }
+  template <class S>
+  static void select(const S* x, const Plan& p, S* r) {
+    run_of(r, p.result_count).setConstant(Largest ? -infinity<S>() : infinity<S>());
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      if (p.inner_reduced) {
+        S best = r[o];
+        for (Index j = 0; j < n; ++j)
+          if (replaces(x[i + j], best)) best = x[i + j];
+        r[o] = best;
+      } else {
+        for (Index j = 0; j < n; ++j)
+          if (replaces(x[i + j], r[o + j])) r[o + j] = x[i + j];
+      }
+    });
+  }
+  // How many elements of each slice equal its result.
+  template <class S, class Tied>
+  static void visit_ties(const S* x, const S* r, const Plan& p, Tied&& tied) {
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      for (Index j = 0; j < n; ++j) {
+        const Index result = p.inner_reduced ? o : o + j;
+        if (x[i + j] == r[result]) tied(i + j, result);
+      }
+    });
+  }
+  template <class S>
+  void evaluate(const S* x, const Plan& p, S* r) const {
+    select(x, p, r);
     if constexpr (is_dual<S>) {
       // Forward mode: the tangent is the mean of the tied elements' tangents, the
-      // directional derivative of the reverse rule's shared gradient (the reduction
-      // itself keeps one element's), and the value that of the values alone, so that
-      // NaN propagates (dual numbers compare by value, which skips NaN).
+      // directional derivative of the reverse rule's shared gradient (the selection keeps
+      // one element's); a NaN result, tied with nothing, gets 0.
       using Real = typename real_of<S>::type;
-      constexpr int R = Out::NumIndices;
-      Shape<R> dims;
-      for (int i = 0; i < R; ++i) dims[i] = out.dimension(i);
-      pool::Scratch<S, R> tied_sum(dims), ties(dims), values(dims);
-      const auto value_of = x.unaryExpr([](const S& d) { return S(d.value); });
-      if constexpr (Largest)
-        values.tensor = value_of.template maximum<A, Eigen::PropagateNaN>(axes);
-      else
-        values.tensor = value_of.template minimum<A, Eigen::PropagateNaN>(axes);
-      const auto tied = equals_stretched(x, out, broadcast);
-      tied_sum.tensor = tied.select(x, x.constant(S(0))).sum(axes);
-      ties.tensor = tied.template cast<S>().sum(axes);
-      out = values.tensor.binaryExpr(tied_sum.tensor / ties.tensor, [](const S& extremum, const S& mean_of_ties) {
-        return S(extremum.value, mean_of_ties.value == mean_of_ties.value ? mean_of_ties.tangent : Real(0));
-      });
+      Reduced<Real> tangent_sum(Shape<1>{p.result_count}), ties(Shape<1>{p.result_count});
+      tangent_sum.tensor.setZero();
+      ties.tensor.setZero();
+      visit_ties(x, r, p, [&](Index i, Index o) { tangent_sum.tensor(o) += x[i].tangent, ties.tensor(o) += 1; });
+      for (Index o = 0; o < p.result_count; ++o)
+        r[o].tangent = ties.tensor(o) > 0 ? tangent_sum.tensor(o) / ties.tensor(o) : Real(0);
     }
   }
-  template <class X, class R, class A, class B>
-  auto backward_state(const X& x, const R& r, const A& axes, const B& broadcast) const {
-    using S = typename X::Scalar;
-    EigenTensor<S, R::NumIndices> ties = equals_stretched(x, r, broadcast).template cast<S>().sum(axes);
-    return ties;
-  }
-  template <class X, class R, class T, class B>
-  auto partial(const X& x, const R& r, const T& ties, const B& broadcast) const {
-    using S = typename X::Scalar;
-    if constexpr (R::NumIndices == 0)
-      return equals_stretched(x, r, broadcast).template cast<S>() / ties();
-    else
-      return equals_stretched(x, r, broadcast).template cast<S>() / broadcast(ties);
+  // d r / d x = (x == r) / ties: a slice reduced to NaN (no ties) gives 0 / 0 everywhere.
+  template <class S>
+  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx) const {
+    Reduced<S> ties(Shape<1>{p.result_count});
+    ties.tensor.setZero();
+    visit_ties(x, r, p, [&](Index, Index o) { ties.tensor(o) += S(1); });
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      for (Index j = 0; j < n; ++j) {
+        const Index result = p.inner_reduced ? o : o + j;
+        dx[i + j] = upstream[result] * (S(x[i + j] == r[result] ? 1 : 0) / ties.tensor(result));
+      }
+    });
   }
 };
 using Max = Extremum<true>;
@@ -132,34 +145,47 @@ struct Prod {
   static constexpr const char* name = "prod";
   template <class S>
   static S of_nothing() { return S(1); }
-  template <class X, class A, class Out, class B>
-  void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.prod(axes); }
-  template <class S, int R>
-  struct SpecialState {
-    EigenTensor<S, R> specials;          // how many elements of the slice are 0 or infinite
-    EigenTensor<S, R> ordinary_product;  // the product of the others
-  };
-  template <class X>
-  static auto special(const X& x) {
-    using S = typename X::Scalar;
-    const S inf = Eigen::NumTraits<S>::infinity();
-    return (x == S(0)) || (x == inf) || (x == -inf);
+  template <class S>
+  void evaluate(const S* x, const Plan& p, S* r) const {
+    run_of(r, p.result_count).setConstant(S(1));
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      if (p.inner_reduced)
+        r[o] *= run_of(x + i, n).prod();
+      else
+        run_of(r + o, n) *= run_of(x + i, n);
+    });
   }
-  template <class X, class R, class A, class B>
-  auto backward_state(const X& x, const R&, const A& axes, const B&) const {
-    using S = typename X::Scalar;
-    SpecialState<S, R::NumIndices> state;
-    state.specials = special(x).template cast<S>().sum(axes);
-    state.ordinary_product = special(x).select(x.constant(S(1)), x).prod(axes);
-    return state;
+  template <class S>
+  static bool special(const S& x) {
+    return x == S(0) || x == infinity<S>() || x == -infinity<S>();
   }
-  template <class X, class R, class T, class B>
-  auto partial(const X& x, const R& r, const T& state, const B& broadcast) const {
-    using S = typename X::Scalar;
-    const auto quotient = broadcast(r) / x;
-    return special(x).select((broadcast(state.specials) == S(1))
-                                 .select(broadcast(state.ordinary_product), (x == S(0)).select(x.constant(S(0)), quotient)),
-                             quotient);
+  template <class S>
+  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx) const {
+    // Per slice: how many elements are 0 or infinite, and the product of the others.
+    Reduced<S> specials(Shape<1>{p.result_count}), ordinary_product(Shape<1>{p.result_count});
+    specials.tensor.setZero();
+    ordinary_product.tensor.setConstant(S(1));
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      for (Index j = 0; j < n; ++j) {
+        const Index result = p.inner_reduced ? o : o + j;
+        if (special(x[i + j]))
+          specials.tensor(result) += S(1);
+        else
+          ordinary_product.tensor(result) *= x[i + j];
+      }
+    });
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      for (Index j = 0; j < n; ++j) {
+        const Index result = p.inner_reduced ? o : o + j;
+        const S& e = x[i + j];
+        const S quotient = r[result] / e;
+        const S partial = !special(e)                         ? quotient
+                          : specials.tensor(result) == S(1) ? ordinary_product.tensor(result)
+                          : e == S(0)                       ? S(0)
+                                                            : quotient;
+        dx[i + j] = upstream[result] * partial;
+      }
+    });
   }
 };
 
@@ -168,38 +194,46 @@ struct Prod {
 struct LogSumExp {
   static constexpr const char* name = "logsumexp";
   template <class S>
-  static S of_nothing() { return S(-std::numeric_limits<typename real_of<S>::type>::infinity()); }  // log 0
-  template <class X, class A, class Out, class B>
-  void evaluate(const X& x, const A& axes, Out& out, const B& broadcast) const {
-    using S = typename X::Scalar;
-    Shape<Out::NumIndices> dims;
-    for (int i = 0; i < Out::NumIndices; ++i) dims[i] = out.dimension(i);
-    pool::Scratch<S, Out::NumIndices> shift_buffer(dims);
-    auto& shift = shift_buffer.tensor;
-    shift = x.template maximum<A, elementwise::nan_mode<typename X::Scalar>>(axes);
-    shift = shift.unaryExpr([](S m) {
+  static S of_nothing() { return -infinity<S>(); }  // log 0
+  template <class S>
+  void evaluate(const S* x, const Plan& p, S* r) const {
+    Reduced<S> shift_buffer(Shape<1>{p.result_count});
+    S* shift = shift_buffer.tensor.data();
+    Max::select(x, p, shift);
+    for (Index o = 0; o < p.result_count; ++o) {
       using std::isfinite;
-      return isfinite(m) ? m : S(0);
+      if (!isfinite(shift[o])) shift[o] = S(0);
+    }
+    run_of(r, p.result_count).setZero();  // the sums of exponentials, first
+    const vector_math::exp_op<S> exp;
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      if (p.inner_reduced)
+        r[o] += (run_of(x + i, n) - shift[o]).unaryExpr(exp).sum();
+      else
+        run_of(r + o, n) += (run_of(x + i, n) - run_of(shift + o, n)).unaryExpr(exp);
     });
-    out = shift + minus_stretched(x, shift, broadcast).unaryExpr(vector_math::exp_op<S>()).sum(axes).log();
+    for (Index o = 0; o < p.result_count; ++o) {
+      using std::log;
+      r[o] = shift[o] + log(r[o]);
+    }
   }
-  template <class X, class R, class A, class B>
-  NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
   // d r / d x = exp(x - r). A slice that is -inf everywhere (r = -inf) has no element
   // with mass, and its gradient is 0 rather than exp(-inf + inf) = NaN: it is shifted by
   // +inf instead, which makes every exponential exp(-inf) = 0.
   template <class S>
   static S massless_to_infinity(S r) {
-    return r == -Eigen::NumTraits<S>::infinity() ? Eigen::NumTraits<S>::infinity() : r;
+    return r == -infinity<S>() ? infinity<S>() : r;
   }
-  template <class X, class R, class B>
-  auto partial(const X& x, const R& r, NoState, const B& broadcast) const {
-    using S = typename X::Scalar;
-    if constexpr (R::NumIndices == 0)
-      return (x - massless_to_infinity(r())).unaryExpr(vector_math::exp_op<S>());
-    else
-      return (x - broadcast(r.unaryExpr([](S m) { return massless_to_infinity(m); })))
-          .unaryExpr(vector_math::exp_op<S>());
+  template <class S>
+  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx) const {
+    const vector_math::exp_op<S> exp;
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      if (p.inner_reduced) {
+        run_of(dx + i, n) = upstream[o] * (run_of(x + i, n) - massless_to_infinity(r[o])).unaryExpr(exp);
+      } else {
+        for (Index j = 0; j < n; ++j) dx[i + j] = upstream[o + j] * exp(x[i + j] - massless_to_infinity(r[o + j]));
+      }
+    });
   }
 };
 
@@ -213,21 +247,24 @@ struct UserReduce {
   T of_nothing() const { return initial; }
   Combine combine;
   Partial partial_function;
-  struct Reducer {
-    S initial;
-    Combine combine;
-    void reduce(const S element, S* accumulated) const { *accumulated = combine(*accumulated, element); }
-    S initialize() const { return initial; }
-    S finalize(const S accumulated) const { return accumulated; }
-  };
-  template <class X, class A, class Out, class B>
-  void evaluate(const X& x, const A& axes, Out& out, const B&) const { out = x.reduce(axes, Reducer{initial, combine}); }
-  template <class X, class R, class A, class B>
-  NoState backward_state(const X&, const R&, const A&, const B&) const { return {}; }
-  template <class X, class R, class B>
-  auto partial(const X& x, const R& r, NoState, const B& broadcast) const {
-    auto fn = partial_function;
-    return x.binaryExpr(broadcast(r), [fn](S element, S result) { return fn(element, result); });
+  template <class T>
+  void evaluate(const T* x, const Plan& p, T* r) const {
+    run_of(r, p.result_count).setConstant(initial);
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      for (Index j = 0; j < n; ++j) {
+        T& result = r[p.inner_reduced ? o : o + j];
+        result = combine(result, x[i + j]);
+      }
+    });
+  }
+  template <class T>
+  void gradient(const T* x, const T* r, const T* upstream, const Plan& p, T* dx) const {
+    for_each_run(p, [&](Index i, Index o, Index n) {
+      for (Index j = 0; j < n; ++j) {
+        const Index result = p.inner_reduced ? o : o + j;
+        dx[i + j] = upstream[result] * T(partial_function(x[i + j], r[result]));
+      }
+    });
   }
 };
 
