@@ -101,6 +101,31 @@ void check_reduction(const ReductionRow<T>& row, const F& f) {
       x.zero_grad();
     }
     {
+      // Along the leading dimension, beside a second column of fills: the loops over
+      // runs of kept elements (the inner run is a row of 2).
+      fg::EigenTensor<T, 2> columns(n, 2);
+      for (fg::Index i = 0; i < n; ++i) columns(i, 0) = x.value()(i), columns(i, 1) = T(fill);
+      fg::Tensor<T, 2> beside(columns);
+      beside.requires_grad(true);
+      fg::Tensor<T, 1> y = f(beside, fg::dims(0));
+      fg::EigenTensor<T, 1> seed(2);
+      seed.setValues({T(1), T(0)});
+      y.backward(seed);
+      INFO("along the leading dimension: ", double(y(0)), ", derivative ", double(beside.grad()(at, 0)), " and ",
+           double(beside.grad()(other, 0)));
+      CHECK(close(y(0), row.value));
+      CHECK(derivative_close(beside.grad()(at, 0), reverse_at_input, row.input));
+      CHECK(derivative_close(beside.grad()(other, 0), row.derivative_elsewhere, row.input));
+    }
+    {
+      // Not differentiated, of an expression: the value alone (a full sum in one pass
+      // over the region; the other rules over the region evaluated once).
+      fg::no_grad values_only;
+      fg::Tensor<T, 0> y = f(x * T(1));
+      INFO("value only: ", double(y.item()));
+      CHECK(close(y.item(), row.value));
+    }
+    {
       fg::Tensor<T, 1> direction = fg::Tensor<T, 1>::constant({n}, T(0));
       direction.mutable_value()(at) = T(1);
       const auto [value, tangent] = fg::jvp([&f](const auto& a) { return f(a); }, x.detach(), direction);

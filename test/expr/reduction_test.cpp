@@ -266,3 +266,32 @@ TEST_CASE("every reduction's value and gradient match plain loops over its slice
   // the checker above.)
   for_scalar(double{});
 }
+
+TEST_CASE("a sum or mean that is not differentiated equals that of the evaluated expression") {
+  // Without gradients, a full sum of an elementwise region is taken as the region is
+  // evaluated, a row at a time where an operand is stretched over rows.
+  auto for_scalar = [&]<class S>(S) {
+    for (const fg::Shape<2>& shape : {fg::Shape<2>{0, 3}, fg::Shape<2>{1, 1}, fg::Shape<2>{5, 7}, fg::Shape<2>{33, 65}}) {
+      CAPTURE(shape[0]);
+      CAPTURE(shape[1]);
+      auto a = random_tensor<S, 2>(shape);
+      auto row = random_tensor<S, 1>(fg::Shape<1>{shape[1]});
+      a.requires_grad(true);
+      fg::no_grad values_only;
+      const auto expression = fg::exp(a) * row + a;
+      fg::Tensor<S, 2> evaluated = expression;
+      long double total = 0, magnitude = 0;
+      for (Index i = 0; i < evaluated.value().size(); ++i)
+        total += evaluated.value().data()[i], magnitude += std::abs(evaluated.value().data()[i]);
+      fg::Tensor<S, 0> sum = fg::sum(expression), mean = fg::mean(expression);
+      const long double tolerance = 64 * std::numeric_limits<S>::epsilon() * (1 + magnitude);
+      CHECK(std::abs(sum.item() - total) <= tolerance);
+      if (evaluated.value().size() == 0)
+        CHECK(std::isnan(mean.item()));
+      else
+        CHECK(std::abs(mean.item() - total / evaluated.value().size()) <= tolerance / evaluated.value().size());
+    }
+  };
+  for_scalar(double{});
+  for_scalar(float{});
+}

@@ -22,17 +22,17 @@
 namespace fusegrad::expr {
 
 // An operand's value as contiguous row-major memory: a stored tensor's own storage, or
-// its expression evaluated into scratch.
+// the operand evaluated into scratch (one SIMD pass for an elementwise region).
 template <class S, int R>
 struct Contiguous {
   std::optional<pool::Scratch<S, R>> evaluated;
   const S* data;
-  template <class Value>
-  Contiguous(const Value& value, const Shape<R>& dims) {
-    if constexpr (std::is_same_v<Value, EigenTensor<S, R>>) {
-      data = value.data();
+  template <class N>
+  explicit Contiguous(const N& node) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(node.forward())>, EigenTensor<S, R>>) {
+      data = node.forward().data();
     } else {
-      evaluate_into(evaluated.emplace(dims).tensor, value);
+      evaluate_node(node, evaluated.emplace(node.dims()).tensor);
       data = evaluated->tensor.data();
     }
   }
@@ -60,6 +60,11 @@ struct Reduce : expression_base {
   // A full logsumexp m + log(s), s = sum(exp(x - m)), computes the region exp(x - m) with
   // its gradients in one pass after the max: d/dx = exp(x - m) / s, so backward only
   // scales the stored exponentials by g / s.
+  // A full sum or mean of an elementwise region that is not differentiated (or does not
+  // qualify for the pass with gradients) sums the region as it evaluates it.
+  static constexpr bool value_in_one_pass = sums_with_gradients && lane_region<Child> && std::is_floating_point_v<Scalar> &&
+                                            !std::is_same_v<std::remove_cvref_t<decltype(std::declval<const Child&>().forward())>,
+                                                            EigenTensor<Scalar, input_rank>>;
   static constexpr bool shifted_exponentials =
       reduced_rank == 0 && std::is_same_v<Rule, ops::LogSumExp> && input_rank > 0;
   auto exponentials(Scalar shift) const {
@@ -160,8 +165,11 @@ struct Reduce : expression_base {
     }
     if constexpr (input_rank == 0) {
       cache->value = child.forward();
+    } else if constexpr (value_in_one_pass) {
+      const Scalar total = region_sum(child);
+      cache->value() = std::is_same_v<Rule, ops::Mean> ? total / Scalar(element_count(child.dims())) : total;
     } else {
-      const Contiguous<Scalar, input_rank> x(child.forward(), child.dims());
+      const Contiguous<Scalar, input_rank> x(child);
       rule.evaluate(x.data, plan(), cache->value.data());
     }
   }
@@ -212,7 +220,7 @@ struct Reduce : expression_base {
         else
           child.backward(ops::chain(stretched(upstream), partial));
       } else {
-        const Contiguous<Scalar, input_rank> x(child.forward(), child.dims());
+        const Contiguous<Scalar, input_rank> x(child);
         pool::Scratch<Scalar, input_rank> contribution(child.dims());
         rule.gradient(x.data, cache->value.data(), upstream.data(), p, contribution.tensor.data());
         child.backward(contribution.tensor);

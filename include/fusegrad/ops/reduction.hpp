@@ -82,6 +82,21 @@ struct Extremum {
   template <class S>
   static void select(const S* x, const Plan& p, S* r) {
     run_of(r, p.result_count).setConstant(Largest ? -infinity<S>() : infinity<S>());
+    if constexpr (std::is_floating_point_v<S>) {
+      // Eigen's SIMD extremum, which propagates NaN.
+      for_each_run(p, [&](Index i, Index o, Index n) {
+        if (p.inner_reduced) {
+          const S best = Largest ? run_of(x + i, n).template maxCoeff<Eigen::PropagateNaN>()
+                                 : run_of(x + i, n).template minCoeff<Eigen::PropagateNaN>();
+          if (replaces(best, r[o])) r[o] = best;
+        } else if constexpr (Largest) {
+          run_of(r + o, n) = run_of(r + o, n).binaryExpr(run_of(x + i, n), Eigen::internal::scalar_max_op<S, S, Eigen::PropagateNaN>());
+        } else {
+          run_of(r + o, n) = run_of(r + o, n).binaryExpr(run_of(x + i, n), Eigen::internal::scalar_min_op<S, S, Eigen::PropagateNaN>());
+        }
+      });
+      return;
+    }
     for_each_run(p, [&](Index i, Index o, Index n) {
       if (p.inner_reduced) {
         S best = r[o];
@@ -226,13 +241,15 @@ struct LogSumExp {
   }
   template <class S>
   void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx) const {
+    Reduced<S> shift_buffer(Shape<1>{p.result_count});
+    S* shift = shift_buffer.tensor.data();
+    for (Index o = 0; o < p.result_count; ++o) shift[o] = massless_to_infinity(r[o]);
     const vector_math::exp_op<S> exp;
     for_each_run(p, [&](Index i, Index o, Index n) {
-      if (p.inner_reduced) {
-        run_of(dx + i, n) = upstream[o] * (run_of(x + i, n) - massless_to_infinity(r[o])).unaryExpr(exp);
-      } else {
-        for (Index j = 0; j < n; ++j) dx[i + j] = upstream[o + j] * exp(x[i + j] - massless_to_infinity(r[o + j]));
-      }
+      if (p.inner_reduced)
+        run_of(dx + i, n) = upstream[o] * (run_of(x + i, n) - shift[o]).unaryExpr(exp);
+      else
+        run_of(dx + i, n) = run_of(upstream + o, n) * (run_of(x + i, n) - run_of(shift + o, n)).unaryExpr(exp);
     });
   }
 };
