@@ -233,6 +233,10 @@ std::unique_ptr<bench::Peer> least_squares(const double* X, const double* y, con
                                     });
 }
 
+// Not taped: a workload added for fusegrad's reduction loops, with libtorch as its peer;
+// the bench prints n/a.
+std::unique_ptr<bench::Peer> row_column_reductions(const double*, long, long, bench::Precision) { return nullptr; }
+
 // Not taped: its GEMMs would put ~5e7 scalar operations on the tape (see contraction.cpp);
 // the bench prints n/a.
 std::unique_ptr<bench::Peer> mlp(const double*, const int*, const double*, const double*, const double*,

@@ -6,6 +6,7 @@
 //   normal log-density sum(-0.5 ((y - mu) / sigma)^2 - log(sigma)), gradient wrt the
 //   scalars mu and sigma, y data              n = 10^4, 10^6
 //   sum((x*y + sin(z)) / (1 + exp(-x*z)))       n = 10^5, gradient wrt x, y and z
+//   sum(logsumexp(X, rows)) + sum(max(X, columns)), X 512 x 512
 //
 // One timed fusegrad call = zero_grad() on the parameters + building and evaluating the
 // value + backward() + reading the value and the gradients. One timed hand call = value
@@ -386,6 +387,75 @@ struct Statement {
   static std::vector<HandSpec<Statement>> hand_forms() { return {{"Eigen::Array", true, &Statement::hand_array}}; }
 };
 
+// ---------------------------------------------------------------------------
+// Reductions along one dimension of an n x n matrix X (row-major):
+//   f = sum_i logsumexp(X_i,:) + sum_j max_i X_ij
+//   df/dX_ij = softmax(X_i,:)_j + [X_ij is the largest of column j]
+// (random inputs have no ties).
+// ---------------------------------------------------------------------------
+template <class T>
+struct RowColumnReductions {
+  using Scalar = T;
+  using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Index n;
+  Matrix X, E, G;
+  Eigen::Matrix<T, Eigen::Dynamic, 1> row_max, row_sum;
+  Eigen::Matrix<T, 1, Eigen::Dynamic> column_max;
+  T value = 0;
+  fg::Tensor<T, 2> fX;
+  T fvalue = 0;
+  std::unique_ptr<Peer> torch, adolc;
+  std::string adolc_note = "not taped: a workload added for the reduction kernels, with libtorch as its peer";
+
+  explicit RowColumnReductions(Index size)
+      : n(size), X(Eigen::Map<const Matrix>(random_array<T>(size * size).data(), size, size)), E(size, size),
+        G(size, size), row_max(size), row_sum(size), column_max(size), fX(tensor_of(X)) {
+    const auto Xd = widened(X.data(), n * n);
+    torch = torch_peers::row_column_reductions(Xd.data(), n, n, precision_of<T>);
+  }
+
+  static fg::Tensor<T, 2> tensor_of(const Matrix& m) {
+    fg::EigenTensor<T, 2> value(m.rows(), m.cols());
+    std::copy(m.data(), m.data() + m.size(), value.data());
+    fg::Tensor<T, 2> t(value);
+    t.requires_grad(true);
+    return t;
+  }
+
+  // A row at a time: its max, exponentials, sum and softmax while the row is in cache.
+  double hand() {
+    value = 0;
+    for (Index i = 0; i < n; ++i) {
+      const auto x = X.row(i).array();
+      auto e = E.row(i).array();
+      const T m = x.maxCoeff();
+      e = (x - m).exp();
+      const T s = e.sum();
+      value += m + std::log(s);
+      G.row(i).array() = e * (T(1) / s);
+    }
+    column_max = X.colwise().maxCoeff();
+    value += column_max.sum();
+    for (Index i = 0; i < n; ++i) G.row(i).array() += (X.row(i).array() == column_max.array()).template cast<T>();
+    return value + G(n - 1, n - 1);
+  }
+
+  double fusegrad_call() {
+    fX.zero_grad();
+    fg::Tensor<T, 0> l = fg::sum(fg::logsumexp(fX, fg::dims(1))) + fg::sum(fg::max(fX, fg::dims(0)));
+    l.backward();
+    fvalue = l.item();
+    return fvalue + fX.grad().data()[n * n - 1];
+  }
+  T fusegrad_value() const { return fvalue; }
+  const T* fusegrad_gradient(std::size_t) const { return fX.grad().data(); }
+
+  std::vector<ParamOf<T>> params() { return {{"X", X.data(), G.data(), n * n}}; }
+  static std::vector<HandSpec<RowColumnReductions>> hand_forms() {
+    return {{"Eigen::Matrix", true, &RowColumnReductions::hand}};
+  }
+};
+
 template <class T>
 void add_elementwise(std::vector<Case>& out) {
   if (const std::string w = "sum(exp(x)*sin(x))"; selected(w))
@@ -394,6 +464,8 @@ void add_elementwise(std::vector<Case>& out) {
     for (long n : {10000L, 1000000L}) out.push_back(make_case<LogSumExp<T>>(w, n, n));
   if (const std::string w = "normal log-density d/d(mu sigma)"; selected(w))
     for (long n : {10000L, 1000000L}) out.push_back(make_case<NormalLogDensity<T>>(w, n, n));
+  if (const std::string w = "sum(logsumexp(X, rows)) + sum(max(X, columns))"; selected(w))
+    out.push_back(make_case<RowColumnReductions<T>>(w, 512, 512));
   if (const std::string w = "one statement y = x*w + b and backward"; selected(w))
     out.push_back(make_case<Statement<T>>(w, 8, 8));
 }

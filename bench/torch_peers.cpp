@@ -145,6 +145,18 @@ class Mixed final : public TorchPeer {
   torch::Tensor x_, y_, z_;
 };
 
+class RowColumnReductions final : public TorchPeer {
+ public:
+  RowColumnReductions(const double* X, long rows, long cols, bench::Precision precision) : TorchPeer(precision) {
+    X_ = copy_in(X, {rows, cols}, true);
+    params_ = {X_};
+  }
+
+ private:
+  torch::Tensor loss() override { return torch::logsumexp(X_, {1}).sum() + std::get<0>(X_.max(0)).sum(); }
+  torch::Tensor X_;
+};
+
 class MatmulSum final : public TorchPeer {
  public:
   MatmulSum(const double* A, const double* B, long n, bench::Precision precision) : TorchPeer(precision) {
@@ -252,6 +264,10 @@ std::unique_ptr<bench::Peer> normal_log_density(const double* y, long n, double 
 std::unique_ptr<bench::Peer> mixed(const double* x, const double* y, const double* z, long n,
                                    bench::Precision precision) {
   return std::make_unique<Mixed>(x, y, z, n, precision);
+}
+
+std::unique_ptr<bench::Peer> row_column_reductions(const double* X, long rows, long cols, bench::Precision precision) {
+  return std::make_unique<RowColumnReductions>(X, rows, cols, precision);
 }
 
 std::unique_ptr<bench::Peer> matmul_sum(const double* A, const double* B, long n, bench::Precision precision) {
