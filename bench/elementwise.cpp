@@ -6,7 +6,7 @@
 //   normal log-density sum(-0.5 ((y - mu) / sigma)^2 - log(sigma)), gradient wrt the
 //   scalars mu and sigma, y data              n = 10^4, 10^6
 //   sum((x*y + sin(z)) / (1 + exp(-x*z)))       n = 10^5, gradient wrt x, y and z
-//   sum(logsumexp(X, rows)) + sum(max(X, columns)), X 512 x 512
+//   sum(row logsumexp) + sum(column max): logsumexp of each row and max of each column of X, 512 x 512
 //
 // One timed fusegrad call = zero_grad() on the parameters + building and evaluating the
 // value + backward() + reading the value and the gradients. One timed hand call = value
@@ -464,7 +464,7 @@ void add_elementwise(std::vector<Case>& out) {
     for (long n : {10000L, 1000000L}) out.push_back(make_case<LogSumExp<T>>(w, n, n));
   if (const std::string w = "normal log-density d/d(mu sigma)"; selected(w))
     for (long n : {10000L, 1000000L}) out.push_back(make_case<NormalLogDensity<T>>(w, n, n));
-  if (const std::string w = "sum(logsumexp(X, rows)) + sum(max(X, columns))"; selected(w))
+  if (const std::string w = "sum(row logsumexp) + sum(column max)"; selected(w))
     out.push_back(make_case<RowColumnReductions<T>>(w, 512, 512));
   if (const std::string w = "one statement y = x*w + b and backward"; selected(w))
     out.push_back(make_case<Statement<T>>(w, 8, 8));

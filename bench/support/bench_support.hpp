@@ -55,6 +55,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -393,6 +394,9 @@ struct double_twin<Tmpl<T>> {
 template <class W, class... Args>
 Case make_case(const std::string& workload, long n, Args&&... args) {
   using T = typename W::Scalar;
+  // The name is a CSV field and a gnuplot label, written unquoted.
+  if (workload.find_first_of(",\"") != std::string::npos)
+    throw std::logic_error("bench: workload name '" + workload + "' holds a comma or a quote");
   // A float workload's twin replays the generator from here (see verify_float_workload).
   const std::mt19937_64 generator_before = generator();
   auto w = std::make_shared<W>(args...);
