@@ -94,45 +94,36 @@ bool is_identity(const std::array<Index, N>& permutation) {
 // A pair of contracted dimensions: (dimension of the left operand, of the right one).
 using DimensionPair = Eigen::IndexPair<Index>;
 
-template <class Left, class Right, int P>
-struct Contract : expression_base {
-  using Scalar = typename Left::Scalar;
-  static constexpr int left_rank = Left::rank, right_rank = Right::rank;
-  static constexpr int rank = left_rank + right_rank - 2 * P;
-  static_assert(std::is_same_v<typename Left::Scalar, typename Right::Scalar>,
-                "fusegrad: both operands of a contraction must have the same scalar type");
-  static_assert(P <= left_rank && P <= right_rank, "fusegrad: more contracted pairs than an operand has dimensions");
-
-  detail::EvaluatedOperand<Left> left;
-  detail::EvaluatedOperand<Right> right;
+// A contraction's shapes: every contraction is one matrix product C (free_rows x
+// free_cols) = A' B', with A' (free_rows x depth) A's dimensions reordered as its free
+// ones then the contracted ones in pair order, and B' (depth x free_cols) B's contracted
+// ones in pair order then its free ones. C is then the result as stored. An order that
+// is the identity is read in place; others are copied (permute_into). Computed and
+// checked by code that depends on the ranks alone, not on the operands' types.
+template <int LeftRank, int RightRank, int P>
+struct ContractionShapes {
+  static constexpr int rank = LeftRank + RightRank - 2 * P;
   std::array<DimensionPair, P> pairs;
   Shape<rank> shape;
-  std::shared_ptr<EigenTensor<Scalar, rank>> cache = pool::make_cache<Scalar, rank>();
-  // Every contraction is one matrix product C (free_rows x free_cols) = A' B', with A'
-  // (free_rows x depth) A's dimensions reordered as its free ones then the contracted
-  // ones in pair order, and B' (depth x free_cols) B's contracted ones in pair order then
-  // its free ones. C is then the result as stored. An order that is the identity is
-  // read in place; others are copied (permute_into).
-  std::array<Index, left_rank> left_order;
-  std::array<Index, right_rank> right_order;
+  std::array<Index, LeftRank> left_order;
+  std::array<Index, RightRank> right_order;
   Index free_rows = 1, depth = 1, free_cols = 1;
 
-  Contract(Left l, Right r, std::array<DimensionPair, P> p, const char* operation)
-      : left(std::move(l)), right(std::move(r)), pairs(p) {
-    const auto& a = left.node.dims();
-    const auto& b = right.node.dims();
-    std::array<bool, left_rank> a_contracted{};
-    std::array<bool, right_rank> b_contracted{};
+  ContractionShapes(const Shape<LeftRank>& a, const Shape<RightRank>& b, std::array<DimensionPair, P> p,
+                    const char* operation)
+      : pairs(p) {
+    std::array<bool, LeftRank> a_contracted{};
+    std::array<bool, RightRank> b_contracted{};
     for (const auto& pair : pairs) {
-      if (pair.first < 0 || pair.first >= left_rank || pair.second < 0 || pair.second >= right_rank ||
+      if (pair.first < 0 || pair.first >= LeftRank || pair.second < 0 || pair.second >= RightRank ||
           a_contracted[pair.first] || b_contracted[pair.second] || a[pair.first] != b[pair.second])
         throw_shape_mismatch(operation, a, b);
       a_contracted[pair.first] = b_contracted[pair.second] = true;
     }
     int k = 0, in_left = 0, in_right = P;
-    for (int i = 0; i < left_rank; ++i)
+    for (int i = 0; i < LeftRank; ++i)
       if (!a_contracted[i]) shape[k++] = a[i], free_rows *= a[i], left_order[in_left++] = i;
-    for (int j = 0; j < right_rank; ++j)
+    for (int j = 0; j < RightRank; ++j)
       if (!b_contracted[j]) shape[k++] = b[j], free_cols *= b[j], right_order[in_right++] = j;
     for (int m = 0; m < P; ++m) {
       left_order[in_left++] = pairs[m].first;
@@ -141,6 +132,32 @@ struct Contract : expression_base {
     }
     checked_element_count(shape, operation);
   }
+};
+
+template <class Left, class Right, int P>
+struct Contract : expression_base, ContractionShapes<Left::rank, Right::rank, P> {
+  using Scalar = typename Left::Scalar;
+  static constexpr int left_rank = Left::rank, right_rank = Right::rank;
+  static constexpr int rank = left_rank + right_rank - 2 * P;
+  static_assert(std::is_same_v<typename Left::Scalar, typename Right::Scalar>,
+                "fusegrad: both operands of a contraction must have the same scalar type");
+  static_assert(P <= left_rank && P <= right_rank, "fusegrad: more contracted pairs than an operand has dimensions");
+  using Shapes = ContractionShapes<left_rank, right_rank, P>;
+  using Shapes::depth;
+  using Shapes::free_cols;
+  using Shapes::free_rows;
+  using Shapes::left_order;
+  using Shapes::pairs;
+  using Shapes::right_order;
+  using Shapes::shape;
+
+  detail::EvaluatedOperand<Left> left;
+  detail::EvaluatedOperand<Right> right;
+  std::shared_ptr<EigenTensor<Scalar, rank>> cache = pool::make_cache<Scalar, rank>();
+
+  // (The shapes are computed from the operands before they are moved in.)
+  Contract(Left l, Right r, std::array<DimensionPair, P> p, const char* operation)
+      : Shapes(l.dims(), r.dims(), p, operation), left(std::move(l)), right(std::move(r)) {}
 
   // Products of matrices and vectors read their operands in place, transposed ones
   // included, and have a backward for a uniform seed without any product.

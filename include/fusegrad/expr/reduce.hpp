@@ -38,73 +38,89 @@ struct Contiguous {
   }
 };
 
+// A reduction's shapes, from its operand's shape and dimension list: computed and
+// checked by code that depends on the ranks alone, not on the operand's type.
+template <int In, int K>
+struct ReductionShapes {
+  std::array<Index, K> axes;  // sorted
+  Shape<In> kept;             // the operand's shape with reduced dimensions set to 1
+  Shape<In> stretch;          // the reduced dimensions' sizes, 1 elsewhere
+  Shape<In - K> reduced;
+
+  ReductionShapes(const Shape<In>& in, std::array<Index, K> listed, const char* name, bool has_value_of_nothing)
+      : axes(listed) {
+    std::sort(axes.begin(), axes.end());
+    for (int i = 0; i < K; ++i) {
+      if (axes[i] < 0 || axes[i] >= In || (i > 0 && axes[i] == axes[i - 1]))
+        throw shape_error(std::string("fusegrad: ") + name + ": dimension list " + format_shape(listed) +
+                          " is not a set of distinct dimensions of an operand of shape " + format_shape(in));
+    }
+    kept = in;
+    stretch.fill(1);
+    for (Index a : axes) kept[a] = 1, stretch[a] = in[a];
+    for (int i = 0, j = 0; i < In; ++i)
+      if (!std::binary_search(axes.begin(), axes.end(), Index(i))) reduced[j++] = in[i];
+    if (!has_value_of_nothing && element_count(in) == 0 && element_count(reduced) > 0)
+      throw shape_error(std::string("fusegrad: ") + name + ": an operand of shape " + format_shape(in) +
+                        " reduced over dimensions " + format_shape(axes) + " has empty slices, and the " + name +
+                        " of no elements is undefined");
+  }
+};
+
+// A reduction's value, and what a full sum, mean or logsumexp computed with its
+// gradients keeps for backward. Pooled per scalar type and rank: the next reduction
+// reuses it, value storage and all, once released.
+template <class S, int R>
+struct ReductionCache {
+  EigenTensor<S, R> value;
+  std::optional<PendingGradients<S>> pending;
+  S shift = 0, exponential_sum = 0;  // of a logsumexp computed with its gradients
+
+  static std::shared_ptr<ReductionCache> acquire() {
+    return pool::recycled(pool::acquire<ReductionCache>([](const ReductionCache&) { return true; }),
+                          [](ReductionCache& c) { c.pending.reset(); });
+  }
+};
+
 template <class Rule, class Child, int K, bool Keep>
-struct Reduce : expression_base {
+struct Reduce : expression_base, ReductionShapes<Child::rank, K> {
   using Scalar = typename Child::Scalar;
   static constexpr int input_rank = Child::rank;
   static constexpr int reduced_rank = input_rank - K;
   static constexpr int rank = Keep ? input_rank : reduced_rank;
   static_assert(K <= input_rank, "fusegrad: a reduction lists more dimensions than its operand has");
+  static constexpr bool has_value_of_nothing = requires(const Rule& r) { r.template of_nothing<Scalar>(); };
+  using Shapes = ReductionShapes<input_rank, K>;
+  using Shapes::axes;
+  using Shapes::kept;
+  using Shapes::reduced;
+  using Shapes::stretch;
 
   Rule rule;
   Child child;
-  std::array<Index, K> axes;
-  Shape<input_rank> kept;     // the operand's shape with reduced dimensions set to 1
-  Shape<input_rank> stretch;  // the reduced dimensions' sizes, 1 elsewhere
-  Shape<reduced_rank> reduced;
-  Shape<rank> shape;
+  std::shared_ptr<ReductionCache<Scalar, reduced_rank>> cache = ReductionCache<Scalar, reduced_rank>::acquire();
   // A full sum or mean of an elementwise region computes its gradients (for seed 1) in
   // the same pass as its value when a gradient is wanted; they wait in `pending`.
   static constexpr bool sums_with_gradients =
       reduced_rank == 0 && (std::is_same_v<Rule, ops::Sum> || std::is_same_v<Rule, ops::Mean>);
-  // A full logsumexp m + log(s), s = sum(exp(x - m)), computes the region exp(x - m) with
-  // its gradients in one pass after the max: d/dx = exp(x - m) / s, so backward only
-  // scales the stored exponentials by g / s.
   // A full sum or mean of an elementwise region that is not differentiated (or does not
   // qualify for the pass with gradients) sums the region as it evaluates it.
   static constexpr bool value_in_one_pass = sums_with_gradients && lane_region<Child> && std::is_floating_point_v<Scalar> &&
                                             !std::is_same_v<std::remove_cvref_t<decltype(std::declval<const Child&>().forward())>,
                                                             EigenTensor<Scalar, input_rank>>;
+  // A full logsumexp m + log(s), s = sum(exp(x - m)), computes the region exp(x - m) with
+  // its gradients in one pass after the max: d/dx = exp(x - m) / s, so backward only
+  // scales the stored exponentials by g / s.
   static constexpr bool shifted_exponentials =
       reduced_rank == 0 && std::is_same_v<Rule, ops::LogSumExp> && input_rank > 0;
   auto exponentials(Scalar shift) const {
     return Map<ops::Exp, Zip<ops::Subtract, Child, Constant<Scalar>>>(
         ops::Exp{}, Zip<ops::Subtract, Child, Constant<Scalar>>(ops::Subtract{}, child, Constant<Scalar>(shift)));
   }
-  struct Cached {
-    EigenTensor<Scalar, reduced_rank> value;
-    std::optional<PendingGradients<Scalar>> pending;
-    Scalar shift = 0, exponential_sum = 0;  // of a logsumexp computed with its gradients
-  };
-  // Kept, value storage and all, for the next reduction of this type once released.
-  std::shared_ptr<Cached> cache = pool::recycled(pool::acquire<Cached>([](const Cached&) { return true; }),
-                                                 [](Cached& c) { c.pending.reset(); });
 
-  Reduce(Rule r, Child c, std::array<Index, K> ax) : rule(std::move(r)), child(std::move(c)), axes(ax) {
-    std::sort(axes.begin(), axes.end());
-    for (int i = 0; i < K; ++i) {
-      if (axes[i] < 0 || axes[i] >= input_rank || (i > 0 && axes[i] == axes[i - 1]))
-        throw shape_error(std::string("fusegrad: ") + Rule::name + ": dimension list " + format_shape(ax) +
-                          " is not a set of distinct dimensions of an operand of shape " +
-                          format_shape(child.dims()));
-    }
-    const Shape<input_rank>& in = child.dims();
-    kept = in;
-    stretch.fill(1);
-    for (Index a : axes) kept[a] = 1, stretch[a] = in[a];
-    for (int i = 0, j = 0; i < input_rank; ++i)
-      if (!std::binary_search(axes.begin(), axes.end(), Index(i))) reduced[j++] = in[i];
-    if constexpr (Keep)
-      shape = kept;
-    else
-      shape = reduced;
-    if constexpr (!has_value_of_nothing)
-      if (element_count(in) == 0 && element_count(reduced) > 0)
-        throw shape_error(std::string("fusegrad: ") + Rule::name + ": an operand of shape " + format_shape(in) +
-                          " reduced over dimensions " + format_shape(axes) + " has empty slices, and the " +
-                          Rule::name + " of no elements is undefined");
-  }
-  static constexpr bool has_value_of_nothing = requires(const Rule& r) { r.template of_nothing<Scalar>(); };
+  // (The shapes are computed from the operand before it is moved in.)
+  Reduce(Rule r, Child c, std::array<Index, K> listed)
+      : Shapes(c.dims(), listed, Rule::name, has_value_of_nothing), rule(std::move(r)), child(std::move(c)) {}
 
   // Stretches a tensor of the reduced shape over the operand's shape.
   template <class T>
@@ -116,7 +132,12 @@ struct Reduce : expression_base {
     return reducing::plan(child.dims().data(), input_rank, axes.data(), K);
   }
 
-  const Shape<rank>& dims() const { return shape; }
+  const Shape<rank>& dims() const {
+    if constexpr (Keep)
+      return kept;
+    else
+      return reduced;
+  }
   void prepare() const {
     if (element_count(child.dims()) == 0) {
       // Nothing to reduce (the operand, whose region Eigen could not evaluate, is not
@@ -175,7 +196,7 @@ struct Reduce : expression_base {
   }
   decltype(auto) forward() const {
     if constexpr (Keep)
-      return cache->value.reshape(shape);
+      return cache->value.reshape(kept);
     else
       return static_cast<const EigenTensor<Scalar, reduced_rank>&>(cache->value);
   }
