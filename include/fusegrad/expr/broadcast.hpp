@@ -41,6 +41,21 @@ decltype(auto) operand_at(const Child& child, const Shape<R>& out) {
   }
 }
 
+// The sum of a contribution (an Eigen expression of shape `out`): evaluated into scratch
+// unless it is a tensor, then summed by Eigen's dense reduction, which is compiled once
+// per scalar type rather than once per expression as its tensor reduction would be.
+template <class S, class E, std::size_t R>
+S sum_of(const E& contribution, const std::array<Index, R>& out) {
+  const Index n = element_count(out);
+  if constexpr (std::is_same_v<E, EigenTensor<S, int(R)>>) {
+    return Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(contribution.data(), n).sum();
+  } else {
+    pool::Scratch<S, int(R)> evaluated(out);
+    evaluate_into(evaluated.tensor, contribution);
+    return Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(evaluated.tensor.data(), n).sum();
+  }
+}
+
 // Sums `contribution` (of shape `out`) over the dimensions along which `promoted` was
 // stretched, into a tensor of the child's own shape.
 // (It takes an evaluated tensor: one instantiation per rank pair, not per expression,
@@ -64,9 +79,7 @@ EigenTensor<S, Rc> sum_to_shape(const EigenTensor<S, R>& contribution, const Sha
   if (kept == 0 || total == 0) {
     result.setZero();
   } else if (kept == 1) {
-    pool::Scratch<S, 0> all(Shape<0>{});
-    evaluate_into(all.tensor, contribution.sum());
-    result.setConstant(all.tensor());
+    result.setConstant(sum_of<S>(contribution, out));
   } else if (leading || trailing) {
     // Column or row sums of the contribution viewed as a row-major matrix (Eigen's dense
     // path vectorizes both; its tensor reduction over a leading dimension does not).
@@ -111,14 +124,12 @@ void send_to(const Child& child, const E& contribution, const Shape<R>& out) {
       // A single value stretched over the output (a scalar parameter): its gradient is
       // one vectorised sum of the contribution, with no tensor in between.
       using S = typename Child::Scalar;
-      pool::Scratch<S, 0> total(Shape<0>{});
-      evaluate_into(total.tensor, contribution.sum());
+      const S t = sum_of<S>(contribution, out);
       if constexpr (requires { child.variable->accumulate_in_place([](EigenTensor<S, Child::rank>&, bool) {}); }) {
-        const S t = total.tensor();
         child.variable->accumulate_in_place([t](EigenTensor<S, Child::rank>& g, bool add) { g.data()[0] = add ? g.data()[0] + t : t; });
       } else {
         pool::Scratch<S, Child::rank> reduced(child.dims());
-        reduced.tensor.setConstant(total.tensor());
+        reduced.tensor.setConstant(t);
         child.backward(reduced.tensor);
       }
     } else {
