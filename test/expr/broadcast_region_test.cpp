@@ -92,3 +92,23 @@ TEST_CASE("a region with no elements leaves the gradients of its stretched opera
   CHECK(!column.has_grad());
   CHECK(column.grad()(1, 0) == 0.0);
 }
+
+TEST_CASE("a gradient is summed back over stretched dimensions that are neither all leading nor all trailing") {
+  // (2, 1, 4) and (1, 3, 1) stretched over (2, 3, 4): the general path of sum_to_shape.
+  fg::EigenTensor<double, 3> contribution(2, 3, 4);
+  for (fg::Index i = 0; i < contribution.size(); ++i) contribution.data()[i] = double(i * i % 17) - 8.5;
+  const fg::Shape<3> out{2, 3, 4};
+  for (const fg::Shape<3>& kept : {fg::Shape<3>{2, 1, 4}, fg::Shape<3>{1, 3, 1}}) {
+    const fg::EigenTensor<double, 3> summed = fg::expr::sum_to_shape<double, 3, 3>(contribution, kept, kept, out);
+    REQUIRE(summed.dimension(0) == kept[0]);
+    REQUIRE(summed.dimension(1) == kept[1]);
+    REQUIRE(summed.dimension(2) == kept[2]);
+    fg::EigenTensor<double, 3> expected(kept);
+    expected.setZero();
+    for (fg::Index i = 0; i < 2; ++i)
+      for (fg::Index j = 0; j < 3; ++j)
+        for (fg::Index k = 0; k < 4; ++k)
+          expected(kept[0] == 1 ? 0 : i, kept[1] == 1 ? 0 : j, kept[2] == 1 ? 0 : k) += contribution(i, j, k);
+    for (fg::Index e = 0; e < expected.size(); ++e) CHECK(summed.data()[e] == expected.data()[e]);
+  }
+}

@@ -3,7 +3,9 @@
 // How an operand of an elementwise node meets the node's broadcast shape: forward,
 // stretched (lazily) over the output; backward, its contribution summed back over the
 // dimensions it was stretched along.
+#include "../core/reduction_plan.hpp"
 #include "../core/shape.hpp"
+#include "../ops/reduction.hpp"
 #include "node.hpp"
 
 namespace fusegrad::expr {
@@ -92,15 +94,12 @@ EigenTensor<S, Rc> sum_to_shape(const EigenTensor<S, R>& contribution, const Sha
       out.noalias() = Eigen::Map<const M>(contribution.data(), kept, total / kept).rowwise().sum();
     }
   } else {
-    // General pattern: split every dimension into (kept, stretched) and sum the second.
-    Shape<2 * R> split;
+    // General pattern: fusegrad's own sum over the stretched dimensions.
     std::array<Index, R> axes;
-    for (int i = 0; i < R; ++i) {
-      split[2 * i] = promoted[i];
-      split[2 * i + 1] = promoted[i] == out[i] ? 1 : out[i];
-      axes[i] = 2 * i + 1;
-    }
-    result = contribution.reshape(split).sum(axes).reshape(child);
+    int stretched = 0;
+    for (int i = 0; i < R; ++i)
+      if (promoted[i] != out[i]) axes[stretched++] = i;
+    ops::Sum{}.evaluate(contribution.data(), reducing::plan(out.data(), R, axes.data(), stretched), result.data());
   }
   return result;
 }
