@@ -295,3 +295,31 @@ TEST_CASE("a sum or mean that is not differentiated equals that of the evaluated
   for_scalar(double{});
   for_scalar(float{});
 }
+
+TEST_CASE("a reduction's gradient is added to the gradient its operand already has") {
+  // The second backward without zero_grad adds the same gradient again: exactly twice
+  // the first, for the rules whose gradient is written into the operand's own.
+  auto for_scalar = [&]<class S>(S) {
+    auto x = random_tensor<S, 2>({3, 4});
+    x.requires_grad(true);
+    const auto check = [&](const char* name, const auto& reduce) {
+      CAPTURE(name);
+      x.zero_grad();
+      fg::Tensor<S, 0> first = fg::sum(reduce(x));
+      first.backward();
+      const fg::EigenTensor<S, 2> once = x.grad();
+      fg::Tensor<S, 0> second = fg::sum(reduce(x));
+      second.backward();
+      for (Index i = 0; i < once.size(); ++i) CHECK(x.grad().data()[i] == S(2) * once.data()[i]);
+    };
+    check("max", [](const auto& a) { return fg::max(a, fg::dims(1)); });
+    check("min", [](const auto& a) { return fg::min(a, fg::dims(0)); });
+    check("prod", [](const auto& a) { return fg::prod(a, fg::dims(1)); });
+    check("logsumexp", [](const auto& a) { return fg::logsumexp(a, fg::dims(0)); });
+    check("reduce", [](const auto& a) {
+      return fg::reduce(a, fg::dims(1), S(0), [](S acc, S e) { return acc + e * e; }, [](S e, S) { return 2 * e; });
+    });
+  };
+  for_scalar(double{});
+  for_scalar(float{});
+}

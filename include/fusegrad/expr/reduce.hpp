@@ -242,9 +242,18 @@ struct Reduce : expression_base, ReductionShapes<Child::rank, K> {
           child.backward(ops::chain(stretched(upstream), partial));
       } else {
         const Contiguous<Scalar, input_rank> x(child);
-        pool::Scratch<Scalar, input_rank> contribution(child.dims());
-        rule.gradient(x.data, cache->value.data(), upstream.data(), p, contribution.tensor.data());
-        child.backward(contribution.tensor);
+        const auto gradient_into = [&](Scalar* dx, bool add) {
+          rule.gradient(x.data, cache->value.data(), upstream.data(), p, dx, add);
+        };
+        if constexpr (requires { child.variable->accumulate_in_place([](EigenTensor<Scalar, input_rank>&, bool) {}); }) {
+          // A leaf: straight into its gradient, with no tensor in between.
+          child.variable->accumulate_in_place(
+              [&](EigenTensor<Scalar, input_rank>& g, bool add) { gradient_into(g.data(), add); });
+        } else {
+          pool::Scratch<Scalar, input_rank> contribution(child.dims());
+          gradient_into(contribution.tensor.data(), false);
+          child.backward(contribution.tensor);
+        }
       }
     }
   }

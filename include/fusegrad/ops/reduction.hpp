@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 #pragma once
 // The catalogue of reductions (the seeds' `reduce`). Each rule holds its forward
-// `evaluate(x, plan, r)` next to its derivative: `gradient(x, r, upstream, plan, dx)`
-// writes dx = upstream * d r / d x for every element x, or, where that derivative is the
+// `evaluate(x, plan, r)` next to its derivative: `gradient(x, r, upstream, plan, dx, add)`
+// writes (or, with add, adds to dx) upstream * d r / d x for every element x, or, where that derivative is the
 // same for every element (sum, mean), `uniform_partial(plan)` gives it. x, r, upstream
 // and dx are contiguous row-major arrays, walked as `plan` says (core/reduction_plan.hpp):
 // the loops are compiled once per rule and scalar type, whatever expression was reduced.
@@ -137,14 +137,15 @@ struct Extremum {
   }
   // d r / d x = (x == r) / ties: a slice reduced to NaN (no ties) gives 0 / 0 everywhere.
   template <class S>
-  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx) const {
+  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx, bool add) const {
     Reduced<S> ties(Shape<1>{p.result_count});
     ties.tensor.setZero();
     visit_ties(x, r, p, [&](Index, Index o) { ties.tensor(o) += S(1); });
     for_each_run(p, [&](Index i, Index o, Index n) {
       for (Index j = 0; j < n; ++j) {
         const Index result = p.inner_reduced ? o : o + j;
-        dx[i + j] = upstream[result] * (S(x[i + j] == r[result] ? 1 : 0) / ties.tensor(result));
+        const S d = upstream[result] * (S(x[i + j] == r[result] ? 1 : 0) / ties.tensor(result));
+        dx[i + j] = add ? dx[i + j] + d : d;
       }
     });
   }
@@ -175,7 +176,7 @@ struct Prod {
     return x == S(0) || x == infinity<S>() || x == -infinity<S>();
   }
   template <class S>
-  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx) const {
+  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx, bool add) const {
     // Per slice: how many elements are 0 or infinite, and the product of the others.
     Reduced<S> specials(Shape<1>{p.result_count}), ordinary_product(Shape<1>{p.result_count});
     specials.tensor.setZero();
@@ -198,7 +199,8 @@ struct Prod {
                           : specials.tensor(result) == S(1) ? ordinary_product.tensor(result)
                           : e == S(0)                       ? S(0)
                                                             : quotient;
-        dx[i + j] = upstream[result] * partial;
+        const S d = upstream[result] * partial;
+        dx[i + j] = add ? dx[i + j] + d : d;
       }
     });
   }
@@ -240,16 +242,22 @@ struct LogSumExp {
     return r == -infinity<S>() ? infinity<S>() : r;
   }
   template <class S>
-  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx) const {
+  void gradient(const S* x, const S* r, const S* upstream, const Plan& p, S* dx, bool add) const {
     Reduced<S> shift_buffer(Shape<1>{p.result_count});
     S* shift = shift_buffer.tensor.data();
     for (Index o = 0; o < p.result_count; ++o) shift[o] = massless_to_infinity(r[o]);
     const vector_math::exp_op<S> exp;
+    const auto write = [add](auto&& to, const auto& d) {
+      if (add)
+        to += d;
+      else
+        to = d;
+    };
     for_each_run(p, [&](Index i, Index o, Index n) {
       if (p.inner_reduced)
-        run_of(dx + i, n) = upstream[o] * (run_of(x + i, n) - shift[o]).unaryExpr(exp);
+        write(run_of(dx + i, n), upstream[o] * (run_of(x + i, n) - shift[o]).unaryExpr(exp));
       else
-        run_of(dx + i, n) = run_of(upstream + o, n) * (run_of(x + i, n) - run_of(shift + o, n)).unaryExpr(exp);
+        write(run_of(dx + i, n), run_of(upstream + o, n) * (run_of(x + i, n) - run_of(shift + o, n)).unaryExpr(exp));
     });
   }
 };
@@ -275,11 +283,12 @@ struct UserReduce {
     });
   }
   template <class T>
-  void gradient(const T* x, const T* r, const T* upstream, const Plan& p, T* dx) const {
+  void gradient(const T* x, const T* r, const T* upstream, const Plan& p, T* dx, bool add) const {
     for_each_run(p, [&](Index i, Index o, Index n) {
       for (Index j = 0; j < n; ++j) {
         const Index result = p.inner_reduced ? o : o + j;
-        dx[i + j] = upstream[result] * T(partial_function(x[i + j], r[result]));
+        const T d = upstream[result] * T(partial_function(x[i + j], r[result]));
+        dx[i + j] = add ? dx[i + j] + d : d;
       }
     });
   }
