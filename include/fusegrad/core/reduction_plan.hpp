@@ -78,6 +78,17 @@ void for_each_run(const Plan& p, Run&& run) {
   }
 }
 
+// Calls visit(x, r) for every operand element x with the result r it reduces into.
+template <class Visit>
+void for_each_element(const Plan& p, Visit&& visit) {
+  for_each_run(p, [&](Index x, Index r, Index n) {
+    if (p.inner_reduced)
+      for (Index j = 0; j < n; ++j) visit(x + j, r);
+    else
+      for (Index j = 0; j < n; ++j) visit(x + j, r + j);
+  });
+}
+
 // A contiguous run as an Eigen array, whose reductions and arithmetic Eigen vectorizes
 // (one type per scalar, whatever the expression that was reduced).
 template <class S>

@@ -164,6 +164,20 @@ void evaluate_lanes(const N& node, D* destination) {
   evaluate_lanes_to(node, Interleaved<D>{destination});
 }
 
+// Calls range(first, last) over the whole region on this thread, a row at a time when
+// its operands are read by rows.
+template <class Plan, class Range>
+void over_rows(Plan& plan, const RegionLayout& layout, Range&& range) {
+  if (layout.row_length > 0) {
+    for (Index start = 0; start < layout.size; start += layout.row_length) {
+      plan.start_row(start);
+      range(start, start + layout.row_length);
+    }
+  } else {
+    range(0, layout.size);
+  }
+}
+
 // The largest value of region `node` (prepared), of the values alone for dual numbers,
 // in one SIMD pass on this thread; -inf when it has no elements. A NaN may or may not be
 // returned: callers that shift by the maximum see NaN elements in what they compute next.
@@ -185,14 +199,7 @@ auto region_maximum(const N& node) {
       packet_best = Eigen::internal::pmax(packet_best, value_part(plan.template at<P>(i).packet));
     for (; i < last; ++i) best = std::max(best, value_part(plan.template at<D>(i).packet));
   };
-  if (layout.row_length > 0) {
-    for (Index start = 0; start < layout.size; start += layout.row_length) {
-      plan.start_row(start);
-      range(start, start + layout.row_length);
-    }
-  } else {
-    range(0, layout.size);
-  }
+  over_rows(plan, layout, range);
   return std::max(best, Eigen::internal::predux_max(packet_best));
 }
 
@@ -219,14 +226,7 @@ typename N::Scalar region_sum(const N& node) {
     for (; i + width <= last; i += width) first_total = Eigen::internal::padd(first_total, plan.template at<P>(i).packet);
     for (; i < last; ++i) tail += plan.template at<S>(i).packet;
   };
-  if (layout.row_length > 0) {
-    for (Index start = 0; start < layout.size; start += layout.row_length) {
-      plan.start_row(start);
-      range(start, start + layout.row_length);
-    }
-  } else {
-    range(0, layout.size);
-  }
+  over_rows(plan, layout, range);
   return Eigen::internal::predux(Eigen::internal::padd(first_total, second_total)) + tail;
 }
 

@@ -18,6 +18,7 @@
 
 namespace fusegrad::ops {
 
+using reducing::for_each_element;
 using reducing::for_each_run;
 using reducing::Plan;
 using reducing::run_of;
@@ -112,11 +113,8 @@ struct Extremum {
   // How many elements of each slice equal its result.
   template <class S, class Tied>
   static void visit_ties(const S* x, const S* r, const Plan& p, Tied&& tied) {
-    for_each_run(p, [&](Index i, Index o, Index n) {
-      for (Index j = 0; j < n; ++j) {
-        const Index result = p.inner_reduced ? o : o + j;
-        if (x[i + j] == r[result]) tied(i + j, result);
-      }
+    for_each_element(p, [&](Index i, Index o) {
+      if (x[i] == r[o]) tied(i, o);
     });
   }
   template <class S>
@@ -141,12 +139,9 @@ struct Extremum {
     Reduced<S> ties(Shape<1>{p.result_count});
     ties.tensor.setZero();
     visit_ties(x, r, p, [&](Index, Index o) { ties.tensor(o) += S(1); });
-    for_each_run(p, [&](Index i, Index o, Index n) {
-      for (Index j = 0; j < n; ++j) {
-        const Index result = p.inner_reduced ? o : o + j;
-        const S d = upstream[result] * (S(x[i + j] == r[result] ? 1 : 0) / ties.tensor(result));
-        dx[i + j] = add ? dx[i + j] + d : d;
-      }
+    for_each_element(p, [&](Index i, Index o) {
+      const S d = upstream[o] * (S(x[i] == r[o] ? 1 : 0) / ties.tensor(o));
+      dx[i] = add ? dx[i] + d : d;
     });
   }
 };
@@ -181,27 +176,20 @@ struct Prod {
     Reduced<S> specials(Shape<1>{p.result_count}), ordinary_product(Shape<1>{p.result_count});
     specials.tensor.setZero();
     ordinary_product.tensor.setConstant(S(1));
-    for_each_run(p, [&](Index i, Index o, Index n) {
-      for (Index j = 0; j < n; ++j) {
-        const Index result = p.inner_reduced ? o : o + j;
-        if (special(x[i + j]))
-          specials.tensor(result) += S(1);
-        else
-          ordinary_product.tensor(result) *= x[i + j];
-      }
+    for_each_element(p, [&](Index i, Index o) {
+      if (special(x[i]))
+        specials.tensor(o) += S(1);
+      else
+        ordinary_product.tensor(o) *= x[i];
     });
-    for_each_run(p, [&](Index i, Index o, Index n) {
-      for (Index j = 0; j < n; ++j) {
-        const Index result = p.inner_reduced ? o : o + j;
-        const S& e = x[i + j];
-        const S quotient = r[result] / e;
-        const S partial = !special(e)                         ? quotient
-                          : specials.tensor(result) == S(1) ? ordinary_product.tensor(result)
-                          : e == S(0)                       ? S(0)
-                                                            : quotient;
-        const S d = upstream[result] * partial;
-        dx[i + j] = add ? dx[i + j] + d : d;
-      }
+    for_each_element(p, [&](Index i, Index o) {
+      const S quotient = r[o] / x[i];
+      const S partial = !special(x[i])               ? quotient
+                        : specials.tensor(o) == S(1) ? ordinary_product.tensor(o)
+                        : x[i] == S(0)               ? S(0)
+                                                     : quotient;
+      const S d = upstream[o] * partial;
+      dx[i] = add ? dx[i] + d : d;
     });
   }
 };
@@ -275,21 +263,13 @@ struct UserReduce {
   template <class T>
   void evaluate(const T* x, const Plan& p, T* r) const {
     run_of(r, p.result_count).setConstant(initial);
-    for_each_run(p, [&](Index i, Index o, Index n) {
-      for (Index j = 0; j < n; ++j) {
-        T& result = r[p.inner_reduced ? o : o + j];
-        result = combine(result, x[i + j]);
-      }
-    });
+    for_each_element(p, [&](Index i, Index o) { r[o] = combine(r[o], x[i]); });
   }
   template <class T>
   void gradient(const T* x, const T* r, const T* upstream, const Plan& p, T* dx, bool add) const {
-    for_each_run(p, [&](Index i, Index o, Index n) {
-      for (Index j = 0; j < n; ++j) {
-        const Index result = p.inner_reduced ? o : o + j;
-        const T d = upstream[result] * T(partial_function(x[i + j], r[result]));
-        dx[i + j] = add ? dx[i + j] + d : d;
-      }
+    for_each_element(p, [&](Index i, Index o) {
+      const T d = upstream[o] * T(partial_function(x[i], r[o]));
+      dx[i] = add ? dx[i] + d : d;
     });
   }
 };
