@@ -98,16 +98,8 @@ struct Extremum {
       });
       return;
     }
-    for_each_run(p, [&](Index i, Index o, Index n) {
-      if (p.inner_reduced) {
-        S best = r[o];
-        for (Index j = 0; j < n; ++j)
-          if (replaces(x[i + j], best)) best = x[i + j];
-        r[o] = best;
-      } else {
-        for (Index j = 0; j < n; ++j)
-          if (replaces(x[i + j], r[o + j])) r[o + j] = x[i + j];
-      }
+    for_each_element(p, [&](Index i, Index o) {
+      if (replaces(x[i], r[o])) r[o] = x[i];
     });
   }
   // How many elements of each slice equal its result.
