@@ -1,0 +1,139 @@
+// The one matrix-product function every contraction calls (expr/matrix_product.hpp),
+// against plain loops in long double: every storage order of the operands and of the
+// result, assigned and added, empty sums, vectors, non-finite operands, and products
+// large enough for the optimized path (OpenBLAS when the build found it, Eigen's
+// kernels otherwise) next to those the plain loop takes.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../support/gradient_check.hpp"
+
+namespace fg = fusegrad;
+namespace detail = fusegrad::expr::detail;
+
+namespace {
+
+// Element (i, j) of a rows x cols matrix stored row- or column-major.
+template <class T>
+T& at(std::vector<T>& storage, fg::Index cols, fg::Index rows, bool row_major, fg::Index i, fg::Index j) {
+  return storage[row_major ? i * cols + j : j * rows + i];
+}
+
+template <class S>
+std::vector<S> filled(fg::Index count, unsigned seed) {
+  std::vector<S> values(count);
+  for (fg::Index k = 0; k < count; ++k) values[k] = S(std::sin(double(seed * 131 + k) * 0.7));
+  return values;
+}
+
+// d (rows x cols) = or += a (rows x depth) b (depth x cols), every combination of storage
+// orders, checked element by element against a long double loop.
+template <class S>
+void check_products(fg::Index rows, fg::Index depth, fg::Index cols) {
+  const S nan = std::numeric_limits<S>::quiet_NaN();
+  for (int orders = 0; orders < 8; ++orders) {
+    const bool a_rows = orders & 1, b_rows = orders & 2, d_rows = orders & 4;
+    std::vector<S> a = filled<S>(rows * depth, 1), b = filled<S>(depth * cols, 2);
+    for (const bool add : {false, true}) {
+      CAPTURE(rows);
+      CAPTURE(depth);
+      CAPTURE(cols);
+      CAPTURE(a_rows);
+      CAPTURE(b_rows);
+      CAPTURE(d_rows);
+      CAPTURE(add);
+      // Assigned: what the storage held (NaN) must not reach the result.
+      std::vector<S> d = add ? filled<S>(rows * cols, 3) : std::vector<S>(rows * cols, nan);
+      const std::vector<S> before = d;
+      detail::multiply(detail::MatrixRef<S>{d.data(), rows, cols, d_rows},
+                       detail::MatrixRef<const S>{a.data(), rows, depth, a_rows},
+                       detail::MatrixRef<const S>{b.data(), depth, cols, b_rows}, add);
+      for (fg::Index i = 0; i < rows; ++i)
+        for (fg::Index j = 0; j < cols; ++j) {
+          long double expected = add ? before[d_rows ? i * cols + j : j * rows + i] : 0.0L;
+          for (fg::Index k = 0; k < depth; ++k)
+            expected += (long double)at(a, depth, rows, a_rows, i, k) * at(b, cols, depth, b_rows, k, j);
+          const S got = at(d, cols, rows, d_rows, i, j);
+          CHECK(double(got) == doctest::Approx(double(expected)).epsilon(std::is_same_v<S, float> ? 1e-5 : 1e-12));
+        }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("matrix products match plain loops for every storage order, assigned and added") {
+  // (7, 9, 11) and larger reach the optimized kernels; (2, 3, 4) stays on the plain loop.
+  for (const auto& [rows, depth, cols] : std::vector<std::array<fg::Index, 3>>{
+           {7, 9, 11}, {2, 3, 4}, {33, 17, 29}, {1, 40, 23}, {23, 40, 1}, {40, 1, 30}, {64, 64, 64}}) {
+    check_products<double>(rows, depth, cols);
+    check_products<float>(rows, depth, cols);
+  }
+}
+
+TEST_CASE("a product over an empty sum assigns zeros and adds nothing") {
+  for (const bool add : {false, true}) {
+    std::vector<double> d(30 * 20, add ? 2.5 : std::numeric_limits<double>::quiet_NaN());
+    detail::multiply(detail::MatrixRef<double>{d.data(), 30, 20, false}, detail::MatrixRef<const double>{nullptr, 30, 0, true},
+                     detail::MatrixRef<const double>{nullptr, 0, 20, true}, add);
+    for (double x : d) CHECK(x == (add ? 2.5 : 0.0));
+    std::vector<float> v(30, add ? 2.5f : std::numeric_limits<float>::quiet_NaN());
+    detail::multiply_vector(v.data(), detail::MatrixRef<const float>{nullptr, 30, 0, true}, static_cast<const float*>(nullptr),
+                            add);
+    for (float x : v) CHECK(x == (add ? 2.5f : 0.0f));
+  }
+}
+
+TEST_CASE("matrix-vector products match plain loops for both storage orders") {
+  for (const bool row_major : {false, true})
+    for (const bool add : {false, true}) {
+      CAPTURE(row_major);
+      CAPTURE(add);
+      const fg::Index rows = 37, cols = 19;
+      std::vector<double> a = filled<double>(rows * cols, 4), v = filled<double>(cols, 5);
+      std::vector<double> d = add ? filled<double>(rows, 6) : std::vector<double>(rows, std::nan(""));
+      const std::vector<double> before = d;
+      detail::multiply_vector(d.data(), detail::MatrixRef<const double>{a.data(), rows, cols, row_major}, v.data(), add);
+      for (fg::Index i = 0; i < rows; ++i) {
+        long double expected = add ? before[i] : 0.0L;
+        for (fg::Index k = 0; k < cols; ++k) expected += (long double)at(a, cols, rows, row_major, i, k) * v[k];
+        CHECK(d[i] == doctest::Approx(double(expected)).epsilon(1e-12));
+      }
+    }
+}
+
+TEST_CASE("infinities and NaN in an operand reach exactly the products that read them") {
+  const double inf = std::numeric_limits<double>::infinity();
+  const fg::Index n = 24;
+  std::vector<double> a = filled<double>(n * n, 7), b = filled<double>(n * n, 8), d(n * n);
+  a[3 * n + 5] = std::nan("");  // row 3 of a (row-major)
+  b[2 * n + 9] = inf;           // column 9 of b (row-major), row 2
+  a[10 * n + 2] = 0.0;          // row 10 meets that infinity with 0: NaN
+  detail::multiply(detail::MatrixRef<double>{d.data(), n, n, true}, detail::MatrixRef<const double>{a.data(), n, n, true},
+                   detail::MatrixRef<const double>{b.data(), n, n, true}, false);
+  for (fg::Index i = 0; i < n; ++i)
+    for (fg::Index j = 0; j < n; ++j) {
+      CAPTURE(i);
+      CAPTURE(j);
+      const double x = d[i * n + j];
+      if (i == 3 || (i == 10 && j == 9))
+        CHECK(std::isnan(x));
+      else if (j == 9)
+        CHECK(std::isinf(x));
+      else
+        CHECK(std::isfinite(x));
+    }
+}
+
+TEST_CASE("the build reports which kernels its products run on") {
+#if defined(FUSEGRAD_HAS_BLAS) && FUSEGRAD_HAS_BLAS
+  CHECK(detail::blas_scalar<double>);
+  CHECK(detail::blas_scalar<float>);
+  MESSAGE("matrix products on OpenBLAS");
+#else
+  CHECK_FALSE(detail::blas_scalar<double>);
+  MESSAGE("matrix products on Eigen's kernels");
+#endif
+  CHECK_FALSE(detail::blas_scalar<fg::Dual<double>>);
+}
