@@ -142,20 +142,21 @@ bool blas_vector([[maybe_unused]] S* d, [[maybe_unused]] MatrixRef<const S> a, [
                  [[maybe_unused]] bool add) {
   if constexpr (blas_scalar<S>) {
 #if FUSEGRAD_BLAS_PRODUCTS
-    if (!blas_sizes(a.rows, a.cols, 1) || a.rows == 0) return false;
+    // A column-major a stays on Eigen's kernel, which was faster there (double: 1.24 ms
+    // against 1.59 ms for 100 x 10000, 0.21 against 0.36 us for 100 x 32 blocks); OpenBLAS
+    // was faster on row-major ones (1.41 against 1.53 ms for 10000 x 100).
+    if (!a.row_major || !blas_sizes(a.rows, a.cols, 1) || a.rows == 0) return false;
     if (a.cols == 0) {
       if (!add) std::fill(d, d + a.rows, S(0));
       return true;
     }
-    // Column-major storage of a, or of its transpose when a is row-major.
-    const int stored_rows = int(a.row_major ? a.cols : a.rows), stored_cols = int(a.row_major ? a.rows : a.cols);
+    // Row-major a is the column-major a.cols x a.rows matrix transposed.
+    const int stored_rows = int(a.cols), stored_cols = int(a.rows);
     const S beta = add ? S(1) : S(0);
     if constexpr (std::is_same_v<S, double>)
-      cblas_dgemv(CblasColMajor, a.row_major ? CblasTrans : CblasNoTrans, stored_rows, stored_cols, 1.0, a.data,
-                  stored_rows, v, 1, beta, d, 1);
+      cblas_dgemv(CblasColMajor, CblasTrans, stored_rows, stored_cols, 1.0, a.data, stored_rows, v, 1, beta, d, 1);
     else
-      cblas_sgemv(CblasColMajor, a.row_major ? CblasTrans : CblasNoTrans, stored_rows, stored_cols, 1.0f, a.data,
-                  stored_rows, v, 1, beta, d, 1);
+      cblas_sgemv(CblasColMajor, CblasTrans, stored_rows, stored_cols, 1.0f, a.data, stored_rows, v, 1, beta, d, 1);
     return true;
 #endif
   }
