@@ -291,8 +291,27 @@ struct Mlp {
   // form's absolute error is ~1e-7.
   double hand_call() { return hand<false>(); }
   double hand_exp_tanh_call() { return hand<true>(); }
+#if FUSEGRAD_BLAS_PRODUCTS
+  // The vectorized-tanh form with its four products called on OpenBLAS (cblas), as
+  // fusegrad calls them when the build found it: listed for reference, never 'hand'
+  // (the hand-written gradient the bench compares with is plain Eigen).
+  double hand_blas_call() { return hand<true, true>(); }
 
-  template <bool ExpTanh>
+  // C (m x n) = op(A) op(B), row-major, on OpenBLAS.
+  static void blas_product(T* c, const T* a, bool a_transposed, const T* b, bool b_transposed, Index m, Index n,
+                           Index k) {
+    const int lda = int(a_transposed ? m : k), ldb = int(b_transposed ? k : n);
+    const auto op = [](bool t) { return t ? CblasTrans : CblasNoTrans; };
+    if constexpr (std::is_same_v<T, double>)
+      cblas_dgemm(CblasRowMajor, op(a_transposed), op(b_transposed), int(m), int(n), int(k), 1.0, a, lda, b, ldb, 0.0,
+                  c, int(n));
+    else
+      cblas_sgemm(CblasRowMajor, op(a_transposed), op(b_transposed), int(m), int(n), int(k), 1.0f, a, lda, b, ldb,
+                  0.0f, c, int(n));
+  }
+#endif
+
+  template <bool ExpTanh, bool Blas = false>
   double hand() {
     // Inputs and parameters read in place from fusegrad's leaves (as in LeastSquares):
     // one copy for every in-process form, so that none finds its inputs in cache only
@@ -300,13 +319,13 @@ struct Mlp {
     const auto xv = fg::as_matrix(fx.value()), W1v = fg::as_matrix(fW1.value()), W2v = fg::as_matrix(fW2.value());
     const auto b1v = fg::as_vector(fb1.value()), b2v = fg::as_vector(fb2.value());
     // forward
-    H.noalias() = xv * W1v.transpose();
+    product<Blas>(H, xv, false, W1v, true);
     H.rowwise() += b1v.transpose();
     if constexpr (ExpTanh)
       H = T(1) - T(2) * ((T(2) * H.array()).exp() + T(1)).inverse();
     else
       H = H.array().tanh();
-    L.noalias() = H * W2v.transpose();
+    product<Blas>(L, H, false, W2v, true);
     L.rowwise() += b2v.transpose();
     rowmax = L.rowwise().maxCoeff();
     P = (L.colwise() - rowmax).array().exp();
@@ -317,13 +336,34 @@ struct Mlp {
     // backward: P becomes dL = (softmax - onehot) / B
     P.array().colwise() *= (T(1) / (T(batch) * rowsum.array()));
     for (Index i = 0; i < batch; ++i) P(i, labels[i]) -= T(1) / T(batch);
-    gW2.noalias() = P.transpose() * H;
+    product<Blas>(gW2, P, true, H, false);
     gb2 = P.colwise().sum().transpose();
-    dH.noalias() = P * W2v;
+    product<Blas>(dH, P, false, W2v, false);
     dH.array() *= T(1) - H.array().square();  // dH becomes dZ
-    gW1.noalias() = dH.transpose() * xv;
+    product<Blas>(gW1, dH, true, xv, false);
     gb1 = dH.colwise().sum().transpose();
     return value + gW1(hidden - 1, in - 1) + gb1[hidden - 1] + gW2(out - 1, hidden - 1) + gb2[out - 1];
+  }
+
+  // c = op(a) op(b): Eigen's product, or (Blas) OpenBLAS's on the same row-major storage.
+  template <bool Blas, class A, class B>
+  static void product(RMat<T>& c, const A& a, bool a_transposed, const B& b, bool b_transposed) {
+    if constexpr (Blas) {
+#if FUSEGRAD_BLAS_PRODUCTS
+      const Index k = a_transposed ? a.rows() : a.cols();
+      blas_product(c.data(), a.data(), a_transposed, b.data(), b_transposed, c.rows(), c.cols(), k);
+#endif
+    } else if (a_transposed) {
+      if (b_transposed)
+        c.noalias() = a.transpose() * b.transpose();
+      else
+        c.noalias() = a.transpose() * b;
+    } else {
+      if (b_transposed)
+        c.noalias() = a * b.transpose();
+      else
+        c.noalias() = a * b;
+    }
   }
 
   double fusegrad_call() {
@@ -347,7 +387,11 @@ struct Mlp {
   static std::vector<HandSpec<Mlp>> hand_forms() {
     return {{std::is_same_v<T, float> ? "tanh by Eigen (vectorized in float)" : "tanh by Eigen (scalar std::tanh)", true,
              &Mlp::hand_call},
-            {"tanh as 1 - 2/(exp(2z)+1) (vectorized exp)", true, &Mlp::hand_exp_tanh_call}};
+            {"tanh as 1 - 2/(exp(2z)+1) (vectorized exp)", true, &Mlp::hand_exp_tanh_call},
+#if FUSEGRAD_BLAS_PRODUCTS
+            {"the same, its four products on OpenBLAS (cblas gemm)", false, &Mlp::hand_blas_call},
+#endif
+    };
   }
 };
 
