@@ -29,6 +29,26 @@ TEST_CASE("value_and_grad of several inputs returns the value and a gradient per
   CHECK(gb(1) == 6.0);
 }
 
+TEST_CASE("gradients returned by grad and vjp stay as they were through later calls") {
+  // The result owns the storage the reverse pass accumulated into; later calls, which
+  // reuse pooled buffers of the same size, must not write into it.
+  fg::Tensor<double, 1> x{0.5, -1.0, 2.0, 3.0};
+  const auto f = [](const auto& v) { return fg::sum(fg::square(v) * 1.5); };
+  const auto first = fg::grad(f, x);
+  const auto [value, first_vjp] = fg::vjp([](const auto& v) { return fg::square(v); }, x, fg::Tensor<double, 1>{1, 1, 1, 1});
+  for (int k = 0; k < 3; ++k) {
+    const auto again = fg::grad(f, fg::Tensor<double, 1>{7.0, 7.0, 7.0, 7.0});
+    const auto unused = fg::vjp([](const auto& v) { return fg::square(v); }, x, fg::Tensor<double, 1>{9, 9, 9, 9});
+    CHECK(again(2) == 21.0);
+    CHECK(unused.second(0) == 9.0);
+  }
+  for (int i = 0; i < 4; ++i) {
+    CHECK(first(i) == 3.0 * x(i));
+    CHECK(first_vjp(i) == 2.0 * x(i));
+  }
+  CHECK(value(3) == 9.0);
+}
+
 TEST_CASE("grad of a function with statements and a loop uses the tape") {
   fg::Tensor<double, 1> x{0.1, 0.2};
   auto f = [](const fg::Tensor<double, 1>& v) {

@@ -84,6 +84,14 @@ auto run(F& f, const Seed& seed, Leaves&... leaves) {
   }
 }
 
+// The gradient a private leaf accumulated, moved out: its storage becomes the result
+// (a copy of every gradient was 7% of fg::grad's time on n = 10^4, and the copy's fresh
+// memory could fault in page by page when the allocator had returned it to the system).
+template <class S, int R>
+EigenTensor<S, R> take_gradient(Tensor<S, R>& leaf) {
+  return EigenTensor<S, R>(std::move(leaf.mutable_grad()));
+}
+
 template <class F, class... Inputs>
 using output_of = decltype(run(std::declval<F&>(), nullptr, std::declval<Inputs&>()...));
 
@@ -98,8 +106,7 @@ auto value_and_grad(F f, const Inputs&... inputs) {
   auto leaves = std::make_tuple(functional_detail::fresh_leaf(inputs)...);
   auto value = std::apply([&](auto&... l) { return functional_detail::run(f, functional_detail::seed_ones, l...); },
                           leaves);
-  auto gradients = std::apply([](const auto&... l) { return std::make_tuple(typename Inputs::Value(l.grad())...); },
-                              leaves);
+  auto gradients = std::apply([](auto&... l) { return std::make_tuple(functional_detail::take_gradient(l)...); }, leaves);
   if constexpr (sizeof...(Inputs) == 1)
     return std::make_pair(value(), std::get<0>(gradients));
   else
@@ -123,7 +130,7 @@ auto vjp(F f, const Tensor<S, R>& x, const U& u) {
     seed = u;
   Tensor<S, R> leaf = functional_detail::fresh_leaf(x);
   auto value = functional_detail::run(f, seed, leaf);  // checks u's shape before the reverse pass
-  return std::make_pair(value, EigenTensor<S, R>(leaf.grad()));
+  return std::make_pair(value, functional_detail::take_gradient(leaf));
 }
 
 namespace functional_detail {
