@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "../core/config.hpp"
@@ -26,6 +27,24 @@ inline bool& grad_mode_flag() {
 // Whether statements are recorded on this thread (fg::no_grad turns it off).
 inline bool grad_enabled() { return detail::grad_mode_flag(); }
 
+// visit(variable, version) for a graph node's inputs: a reference to the caller's
+// callable and one function pointer, where a std::function was constructed and called
+// through its type-erased handler for every node of every reverse pass.
+class InputVisitor {
+ public:
+  template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, InputVisitor>)
+  InputVisitor(const F& f)  // NOLINT: converts from any callable, as std::function does
+      : object_(&f), call_([](const void* object, VariableBase& variable, std::uint64_t version) {
+          (*static_cast<const F*>(object))(variable, version);
+        }) {}
+  void operator()(VariableBase& variable, std::uint64_t version) const { call_(object_, variable, version); }
+
+ private:
+  const void* object_;  // the caller's callable, which outlives the visit
+  void (*call_)(const void*, VariableBase&, std::uint64_t);
+};
+
 // A recorded statement: given its output's gradient, it accumulates into its inputs'.
 // The reverse pass (tape/) orders nodes by `sequence`, which increases with creation,
 // so every node runs after all the nodes that consume its output.
@@ -37,7 +56,7 @@ struct GraphNode {
   virtual void run_backward() = 0;
   // visit(variable, version): every variable the backward reads, with the version of its
   // value when the statement was evaluated.
-  virtual void visit_inputs(const std::function<void(VariableBase&, std::uint64_t)>& visit) const = 0;
+  virtual void visit_inputs(const InputVisitor& visit) const = 0;
   // The variable this node produced, and its version when it was produced.
   virtual VariableBase& output_variable() const = 0;
   virtual std::uint64_t output_version() const = 0;
@@ -78,6 +97,7 @@ struct VariableBase {
   // than differentiated at the new values.
   std::uint64_t version = 0;
   std::uint64_t saved_in_pass = 0;  // the running reverse pass that saved its gradients, or 0
+  bool saved_copies = false;        // whether that save copied a gradient (to give back after)
   bool requires_grad = false;
   bool retains_grad = false;
   bool has_grad = false;  // whether `grad` holds an accumulated value
@@ -153,6 +173,7 @@ struct Variable final : VariableBase {
   void save_gradients() override {
     saved_has_grad = has_grad;
     saved_has_retained = has_retained;
+    saved_copies = (has_grad && is_leaf()) || has_retained;
     if (has_grad && is_leaf()) {
       pool::fit(saved_grad, grad.dimensions());
       evaluate_into(saved_grad, grad);
@@ -176,6 +197,7 @@ struct Variable final : VariableBase {
   }
   void forget_saved_gradients() override {
     saved_in_pass = 0;
+    saved_copies = false;
     if (saved_grad.size()) pool::give(std::move(saved_grad));
     if (saved_retained.size()) pool::give(std::move(saved_retained));
   }

@@ -56,7 +56,7 @@ struct LabelCrossEntropyStatement final : GraphNode {
       logits->accumulate(direction * g);
     output->release_grad();
   }
-  void visit_inputs(const std::function<void(VariableBase&, std::uint64_t)>& visit) const override {
+  void visit_inputs(const InputVisitor& visit) const override {
     if (!released) visit(*logits, logits_version);
   }
   VariableBase& output_variable() const override { return *output; }

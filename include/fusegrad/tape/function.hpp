@@ -179,7 +179,7 @@ struct FunctionStatement final : GraphNode {
       return false;
   }
 
-  void visit_inputs(const std::function<void(VariableBase&, std::uint64_t)>& visit) const override {
+  void visit_inputs(const InputVisitor& visit) const override {
     if (released) return;
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (visit(*std::get<K>(inputs), versions[K]), ...);

@@ -59,7 +59,7 @@ struct Statement final : GraphNode {
       expression->backward(g);
     output->release_grad();  // an intermediate's gradient is dropped (or kept) once used
   }
-  void visit_inputs(const std::function<void(VariableBase&, std::uint64_t)>& visit) const override {
+  void visit_inputs(const InputVisitor& visit) const override {
     if (expression) expression->for_each_leaf(visit);
   }
   VariableBase& output_variable() const override { return *output; }
@@ -109,8 +109,6 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
     saved.clear();
     if ((spare = pool::thread_object<Lists>())) *spare = std::move(lists);
   };
-  // One reference for the visitor to capture: std::function keeps a capture of up to two
-  // pointers without allocating.
   struct Walk {
     std::uint64_t pass;
     List& stack;
@@ -124,8 +122,20 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
       saved.push_back(&variable);
     }
   } walk{pass, stack, saved};
+  // Every input of a node reached: checked, saved, and its producer queued.
+  const auto visit_input = [&walk](VariableBase& input, std::uint64_t version_read) {
+    if (input.version != version_read) throw_changed_in_place(input, input.is_leaf() ? "a leaf" : "a tensor");
+    if (!input.tracks()) return;
+    if (input.is_leaf()) walk.save(input);
+    if (input.producer && input.producer->visited != walk.pass) walk.stack.push_back(input.producer.get());
+  };
   const auto forget_saved = [&] {
-    for (VariableBase* variable : saved) variable->forget_saved_gradients();
+    for (VariableBase* variable : saved) {
+      if (variable->saved_copies)
+        variable->forget_saved_gradients();
+      else
+        variable->saved_in_pass = 0;  // nothing was copied: no buffer to give back
+    }
   };
   try {
     stack.push_back(root.producer.get());
@@ -141,12 +151,7 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
             "fusegrad: backward through a graph that an earlier backward already freed; "
             "call the first backward with fg::retain_graph to run backward twice");
       if (output.version != node->output_version()) throw_changed_in_place(output, "a tensor");
-      node->visit_inputs([&walk](VariableBase& input, std::uint64_t version_read) {
-        if (input.version != version_read) throw_changed_in_place(input, input.is_leaf() ? "a leaf" : "a tensor");
-        if (!input.tracks()) return;
-        if (input.is_leaf()) walk.save(input);
-        if (input.producer && input.producer->visited != walk.pass) walk.stack.push_back(input.producer.get());
-      });
+      node->visit_inputs(visit_input);
       order.push_back(node);
     }
   } catch (...) {
@@ -156,7 +161,8 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   }
   // A node's sequence number exceeds those of the nodes producing its inputs, so
   // decreasing sequence is a reverse topological order.
-  std::sort(order.begin(), order.end(), [](const GraphNode* a, const GraphNode* b) { return a->sequence > b->sequence; });
+  if (order.size() > 1)
+    std::sort(order.begin(), order.end(), [](const GraphNode* a, const GraphNode* b) { return a->sequence > b->sequence; });
   try {
     for (GraphNode* node : order) node->run_backward();
   } catch (...) {
