@@ -7,7 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace fg = fusegrad;
@@ -231,6 +233,60 @@ TEST_CASE("an intermediate's retained gradient is not propagated again by a seco
   loss.backward();
   CHECK(elements(h.grad()) == std::vector<double>{6, 6});
   CHECK(elements(x.grad()) == std::vector<double>{12, 24});
+}
+
+// Each call runs on a new thread, whose passes are numbered from the start again: a
+// pass that left its marks on the nodes would make the next one skip them.
+template <class F>
+void on_new_thread(F&& f) {
+  std::thread(std::forward<F>(f)).join();
+}
+
+TEST_CASE("backward on a new thread after backward(retain_graph) on another reaches every node again") {
+  Vector x{1, 2};
+  x.requires_grad(true);
+  Vector h = x * x;
+  Scalar loss = fg::sum(h * 3.0);
+  on_new_thread([&] { loss.backward(fg::retain_graph); });
+  CHECK(elements(x.grad()) == std::vector<double>{6, 12});
+  on_new_thread([&] { loss.backward(); });
+  CHECK(elements(x.grad()) == std::vector<double>{12, 24});
+}
+
+TEST_CASE("a backward that failed on one thread runs on another") {
+  Vector x{1, 2, 3};
+  x.requires_grad(true);
+  bool fail = true;
+  Vector h = fg::map(
+      x, [](auto v) { return v * v; },
+      [&fail](auto v) {
+        if (fail) throw std::runtime_error("derivative failed");
+        return 2 * v;
+      });
+  Scalar loss = fg::sum(h * 2.0);
+  on_new_thread([&] { CHECK_THROWS_AS(loss.backward(), std::runtime_error); });
+  fail = false;
+  on_new_thread([&] { loss.backward(); });
+  CHECK(elements(x.grad()) == std::vector<double>{4, 8, 12});
+}
+
+TEST_CASE("a statement recorded on one thread from another thread's results runs its backward before theirs") {
+  // 40 statements on one thread, then one on a new thread that reads their result: the
+  // reverse pass must run the new thread's statement first, whatever each thread has
+  // recorded before.
+  Vector x{0.5, -1.5};
+  x.requires_grad(true);
+  Vector a = x;
+  on_new_thread([&] {
+    for (int i = 0; i < 40; ++i) a = a * 1.01;
+  });
+  Vector b = x;  // rebound on the other thread
+  on_new_thread([&] { b = a * a; });
+  Scalar loss = fg::sum(b + a);
+  loss.backward();
+  // a = c x with c = 1.01^40, loss = sum(c^2 x^2 + c x): d/dx = 2 c^2 x + c.
+  const double c = std::pow(1.01, 40);
+  check_close(elements(x.grad()), {2 * c * c * 0.5 + c, 2 * c * c * -1.5 + c}, 1e-12);
 }
 
 }  // TEST_SUITE("releasing the graph")
