@@ -2,8 +2,12 @@
 // gradients against central differences and the closed forms.
 #include "../support/gradient_check.hpp"
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <span>
+#include <vector>
 
 namespace fg = fusegrad;
 using fg::testing::random_tensor;
@@ -73,6 +77,53 @@ TEST_CASE("cross_entropy rejects labels outside the classes and a wrong label co
   auto logits = random_tensor<double, 2>({2, 3});
   CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<int>{0, 3}), fg::shape_error);
   CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<int>{0}), fg::shape_error);
+}
+
+namespace {
+// The loss and the logits' gradient of cross_entropy(logits, labels).
+template <class Labels>
+std::pair<double, std::vector<double>> loss_and_gradient(const fg::Tensor<double, 2>& values, const Labels& labels) {
+  fg::Tensor<double, 2> logits = fg::Tensor<double, 2>(values.value()).requires_grad(true);
+  fg::Tensor<double, 0> loss = fg::cross_entropy(logits * 1.0, labels);
+  loss.backward();
+  const auto& g = logits.grad();
+  return {loss.item(), std::vector<double>(g.data(), g.data() + g.size())};
+}
+}  // namespace
+
+TEST_CASE("cross_entropy takes labels of any integer type from ranges, spans, Eigen vectors and Eigen tensors") {
+  const auto logits = random_tensor<double, 2>({4, 3});
+  const auto expected = loss_and_gradient(logits, std::vector<int>{2, 0, 1, 1});
+  CHECK(expected.first > 0);
+  const std::vector<std::int64_t> wide{2, 0, 1, 1};
+  const std::array<unsigned, 4> array{2, 0, 1, 1};
+  const std::vector<short> shorts{2, 0, 1, 1};
+  Eigen::VectorXi eigen_vector(4);
+  eigen_vector << 2, 0, 1, 1;
+  Eigen::Matrix<long, 1, Eigen::Dynamic> eigen_row(6);
+  eigen_row << 9, 2, 0, 1, 1, 9;
+  Eigen::Tensor<std::size_t, 1> eigen_tensor(4);
+  eigen_tensor.setValues({2, 0, 1, 1});
+  CHECK(loss_and_gradient(logits, wide) == expected);
+  CHECK(loss_and_gradient(logits, std::span<const std::int64_t>(wide)) == expected);
+  CHECK(loss_and_gradient(logits, array) == expected);
+  CHECK(loss_and_gradient(logits, shorts) == expected);
+  CHECK(loss_and_gradient(logits, eigen_vector) == expected);
+  CHECK(loss_and_gradient(logits, eigen_row.segment(1, 4)) == expected);  // a segment of a row vector
+  CHECK(loss_and_gradient(logits, eigen_vector.cast<std::int64_t>()) == expected);  // an expression
+  CHECK(loss_and_gradient(logits, eigen_tensor) == expected);
+}
+
+TEST_CASE("cross_entropy refuses unsigned and 64-bit labels outside the classes") {
+  auto logits = random_tensor<double, 2>({2, 3});
+  CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<std::size_t>{0, 3}), fg::shape_error);
+  CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<std::int64_t>{0, -1}), fg::shape_error);
+  // 2^32 + 1 would pass as class 1 if it were narrowed to int.
+  CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<std::int64_t>{0, (std::int64_t(1) << 32) + 1}),
+                  fg::shape_error);
+  Eigen::VectorXi too_few(1);
+  too_few << 0;
+  CHECK_THROWS_AS(fg::cross_entropy(logits, too_few), fg::shape_error);
 }
 
 // Through log_softmax and a one-hot product, a logit of -inf in another class than the

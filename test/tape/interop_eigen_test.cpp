@@ -112,6 +112,21 @@ TEST_CASE_TEMPLATE("a Tensor of rank 1 from a vector, a row vector, a Map or a m
   for (int i = 0; i < 3; ++i) CHECK(column(i) == m(i, 1) + m(i, 0));
 }
 
+// A segment is a VectorBlock, whose DenseBase is that of the Block it derives from.
+TEST_CASE_TEMPLATE("a Tensor of rank 1 or 2 from a segment, head or tail of a vector reads those elements", S, float,
+                   double) {
+  VectorX<S> v(5);
+  v << 1, 2, 3, 4, 5;
+  fg::Tensor<S, 1> segment = v.segment(1, 3);
+  REQUIRE(segment.size() == 3);
+  for (int i = 0; i < 3; ++i) CHECK(segment(i) == v(i + 1));
+  fg::Tensor<S, 1> head(v.head(2));
+  CHECK(head(1) == S(2));
+  fg::Tensor<S, 2> tail(v.tail(2));
+  REQUIRE(tail.dimension(0) == 2);
+  CHECK(tail(1, 0) == S(5));
+}
+
 TEST_CASE("a Tensor of rank 1 from a matrix with more than one row and column is a shape error") {
   const MatrixX<double> m = numbered<double>();
   auto make_vector = [&] { return fg::Tensor<double, 1>(m); };

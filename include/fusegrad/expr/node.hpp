@@ -118,9 +118,17 @@ concept Operand = expr::is_tensor<std::remove_cvref_t<T>> || expr::Node<std::rem
 template <class T>
 concept Number = std::is_arithmetic_v<std::remove_cvref_t<T>>;
 
+namespace detail {
+// Binds to any type deriving from Eigen::DenseBase<D>, whatever D: a VectorBlock (a
+// vector's segment, head or tail) derives from the DenseBase of the Block it extends,
+// not from DenseBase<VectorBlock>.
+template <class D>
+void dense_base_probe(const Eigen::DenseBase<D>&);
+}  // namespace detail
+
 /// A dense Eigen matrix or vector, or an expression of them.
 template <class T>
-concept EigenDense = std::derived_from<std::remove_cvref_t<T>, Eigen::DenseBase<std::remove_cvref_t<T>>>;
+concept EigenDense = requires(const std::remove_cvref_t<T>& m) { detail::dense_base_probe(m); };
 
 namespace expr {
 // What an operation returns after a static_assert refused its arguments: a Tensor

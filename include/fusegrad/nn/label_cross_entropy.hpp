@@ -16,8 +16,9 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
-#include <vector>
+#include <utility>
 
 #include "../tape/tensor.hpp"
 
@@ -70,8 +71,8 @@ struct LabelCrossEntropyStatement final : GraphNode {
 
 // The loss of x against labels; when `direction` is not null, also (softmax - one-hot) *
 // scale into it (of x's shape). Scratch comes from the pool: nothing is allocated once warm.
-template <class S>
-S label_cross_entropy_forward(const EigenTensor<S, 2>& x, const std::vector<int>& labels,
+template <class S, class I>
+S label_cross_entropy_forward(const EigenTensor<S, 2>& x, std::span<const I> labels,
                               typename real_of<S>::type scale, S* direction) {
   using Real = typename real_of<S>::type;
   using Column = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
@@ -93,28 +94,36 @@ S label_cross_entropy_forward(const EigenTensor<S, 2>& x, const std::vector<int>
   S total = S(0);
   for (Index i = 0; i < rows; ++i) {
     using std::log;
-    total += log(sums[i]) - (logits(i, labels[i]) - shift[i]);
+    total += log(sums[i]) - (logits(i, Index(labels[i])) - shift[i]);
   }
   if (!exponentials) {
     sums = sums.inverse() * S(scale);  // in place: a replicated expression would be evaluated into a new array
     e.colwise() *= sums;
-    for (Index i = 0; i < rows; ++i) e(i, labels[i]) -= S(scale);
+    for (Index i = 0; i < rows; ++i) e(i, Index(labels[i])) -= S(scale);
   }
   return total * S(scale);
 }
 
-inline void check_labels(const Shape<2>& d, const std::vector<int>& labels) {
+// Integer types a label can have: any but bool and the character types.
+template <class I>
+concept label_integer = std::integral<I> && !std::same_as<I, bool> && !std::same_as<I, char> &&
+                        !std::same_as<I, signed char> && !std::same_as<I, unsigned char> &&
+                        !std::same_as<I, wchar_t> && !std::same_as<I, char8_t> && !std::same_as<I, char16_t> &&
+                        !std::same_as<I, char32_t>;
+
+template <class I>
+void check_labels(const Shape<2>& d, std::span<const I> labels) {
   if (Index(labels.size()) != d[0])
     throw shape_error("fusegrad: cross_entropy: " + std::to_string(labels.size()) + " labels for logits of shape " +
                       format_shape(d));
   for (Index i = 0; i < d[0]; ++i)
-    if (labels[i] < 0 || labels[i] >= d[1])
+    if (std::cmp_less(labels[i], 0) || std::cmp_greater_equal(labels[i], d[1]))
       throw shape_error("fusegrad: cross_entropy: label " + std::to_string(labels[i]) + " of row " +
                         std::to_string(i) + " is not a class of logits of shape " + format_shape(d));
 }
 
-template <class S>
-Tensor<S, 0> label_cross_entropy(const Tensor<S, 2>& logits, const std::vector<int>& labels,
+template <class S, class I>
+Tensor<S, 0> label_cross_entropy(const Tensor<S, 2>& logits, std::span<const I> labels,
                                  typename real_of<S>::type scale) {
   const Shape<2> d = logits.dimensions();  // labels checked by the caller
   const bool record = grad_enabled() && logits.requires_grad();

@@ -7,6 +7,8 @@
 //   cross_entropy     = -mean over the batch of sum(target * log_softmax(logits, 1)); against
 //                       integer labels, one statement of its own (label_cross_entropy.hpp)
 //   binary_cross_entropy_with_logits = mean of softplus(z) - y z
+#include <ranges>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -88,20 +90,67 @@ auto cross_entropy(const L& logits, const T& target, loss_reduction reduction = 
   return sum(target * log_softmax(logits, 1)) * scale;
 }
 
+namespace nn_detail {
+// Labels given as a contiguous range of integers (std::vector, std::array, std::span, a
+// C array), a dense Eigen vector of integers or a rank-1 Eigen::Tensor of integers.
+template <class T>
+concept contiguous_labels = std::ranges::contiguous_range<const T> && std::ranges::sized_range<const T> &&
+                            label_integer<std::remove_cv_t<std::ranges::range_value_t<const T>>>;
+template <class T>
+concept eigen_vector_labels = EigenDense<T> && label_integer<typename T::Scalar> &&
+                              (T::RowsAtCompileTime == 1 || T::ColsAtCompileTime == 1);
+template <class T>
+concept eigen_tensor_labels = requires(const T& t) {
+  typename T::Scalar;
+  t.data();
+  t.size();
+} && std::derived_from<T, Eigen::TensorBase<T, Eigen::WriteAccessors>> && T::NumIndices == 1 &&
+                              label_integer<typename T::Scalar>;
+template <class T>
+concept label_sequence = contiguous_labels<T> || eigen_vector_labels<T> || eigen_tensor_labels<T>;
+
+template <Operand L, class I>
+auto cross_entropy_of_labels(const L& logits, std::span<const I> labels, loss_reduction reduction) {
+  using Node = expr::node_of<L>;
+  static_assert(Node::rank == 2, "fusegrad: cross_entropy takes logits of shape (batch, classes)");
+  using Real = typename real_of<typename Node::Scalar>::type;
+  const Shape<2> d = expr::as_node(logits).dims();
+  check_labels(d, labels);  // before the logits are evaluated
+  // The mean over an empty batch is 0 * inf = NaN, as PyTorch's.
+  const Real scale = reduction == loss_reduction::mean ? Real(1) / Real(d[0]) : Real(1);
+  return label_cross_entropy(detail::as_tensor(logits), labels, scale);
+}
+}  // namespace nn_detail
+
 /// Cross-entropy of logits (batch, classes) against integer class labels, one per row:
 /// one recorded statement (nn/label_cross_entropy.hpp), whose backward is the product of
 /// the output's gradient by (softmax - one-hot) / batch, computed in the forward pass.
 /// Throws shape_error for a label outside [0, classes) or a label count other than batch.
 template <Operand L>
 auto cross_entropy(const L& logits, const std::vector<int>& labels, loss_reduction reduction = loss_reduction::mean) {
-  using Node = expr::node_of<L>;
-  static_assert(Node::rank == 2, "fusegrad: cross_entropy takes logits of shape (batch, classes)");
-  using Real = typename real_of<typename Node::Scalar>::type;
-  const Shape<2> d = expr::as_node(logits).dims();
-  nn_detail::check_labels(d, labels);  // before the logits are evaluated
-  // The mean over an empty batch is 0 * inf = NaN, as PyTorch's.
-  const Real scale = reduction == loss_reduction::mean ? Real(1) / Real(d[0]) : Real(1);
-  return nn_detail::label_cross_entropy(detail::as_tensor(logits), labels, scale);
+  return nn_detail::cross_entropy_of_labels(logits, std::span<const int>(labels), reduction);
+}
+
+/// The same with labels of any integer type, given as a contiguous range (std::vector,
+/// std::array, std::span), a dense Eigen vector (or vector expression) or a rank-1
+/// Eigen::Tensor.
+template <Operand L, class Labels>
+  requires(nn_detail::label_sequence<Labels> && !std::is_same_v<Labels, std::vector<int>>)
+auto cross_entropy(const L& logits, const Labels& labels, loss_reduction reduction = loss_reduction::mean) {
+  if constexpr (nn_detail::contiguous_labels<Labels>) {
+    using I = std::remove_cv_t<std::ranges::range_value_t<const Labels>>;
+    return nn_detail::cross_entropy_of_labels(logits, std::span<const I>(std::ranges::data(labels), std::ranges::size(labels)), reduction);
+  } else if constexpr (nn_detail::eigen_vector_labels<Labels>) {
+    using I = typename Labels::Scalar;
+    // Copied into a plain vector first, whatever the expression or its strides (labels are
+    // few: one per row of the logits).
+    Eigen::Matrix<I, Eigen::Dynamic, 1> plain(labels.size());
+    for (Eigen::Index i = 0; i < labels.size(); ++i) plain[i] = labels(i);
+    return nn_detail::cross_entropy_of_labels(logits, std::span<const I>(plain.data(), std::size_t(plain.size())), reduction);
+  } else {
+    using I = typename Labels::Scalar;
+    return nn_detail::cross_entropy_of_labels(logits, std::span<const I>(labels.data(), std::size_t(labels.size())), reduction);
+  }
 }
 
 /// Binary cross-entropy of logits z against targets y in [0, 1] of the same shape:
