@@ -65,3 +65,24 @@ TEST_CASE("random double programs agree with central differences, forward mode a
 TEST_CASE("random float programs agree with central differences, forward mode and fused evaluation") {
   check_programs(5000, 150, true);
 }
+
+// Two programs the bench target random_programs failed (seeds 20261204 + 179416 and
+// + 20617, 200,000 programs) whose gradients and values are right: the checker's own
+// estimates were wrong.
+// - 20440620 (double): sin of a logsumexp near -4542, so the output is strongly curved in
+//   x0; central differences at h = 1.4e-6 are off by 2.5e-6 of the gradient (11554.0076
+//   against 11554.0366, which long double differences approach as h shrinks: 11554.0365
+//   at h = 1e-7).
+// - 20281821 (float): sin of a sum of exponentials near 2e4 plus x0, so float rounding of
+//   that sum (6e-8 of it) moves the output by 2e-4, whichever evaluation order; the fused
+//   and statement-by-statement evaluations are both that far from double precision.
+TEST_CASE("the random-program checker does not fail a right program for curvature or float rounding") {
+  rp::options options;
+  options.allow_empty = allow_empty;
+  const rp::outcome curved = rp::check(rp::generate(20440620, false, options));
+  CHECK_MESSAGE(curved.passed, curved.failure);
+  const rp::outcome rounded = rp::check(rp::generate(20281821, true, options));
+  CHECK_MESSAGE(rounded.passed, rounded.failure);
+  CHECK_FALSE(curved.skipped);
+  CHECK_FALSE(rounded.skipped);
+}

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -304,19 +305,31 @@ outcome check(const program& p) {
     result.source = source;
   };
 
-  // (c) fused against statement by statement: values and gradients.
+  // (c) fused against statement by statement: values and gradients. A float program's
+  // two evaluations round differently; where an ill-conditioned step amplifies that (the
+  // sine of a large sum), they differ beyond the tolerance while both are right. So a
+  // float difference counts only when the fused result is further from the same program
+  // in double precision (at the same inputs) than twice the statement-by-statement one.
   {
     const double relative = p.single ? 1e-4 : 1e-10;
+    std::optional<reverse_result> reference;
+    if (p.single) reference = reverse_double(p, false, weights);
+    const auto rounding_explains = [&](double fused_result, double tape_result, double exact) {
+      return std::abs(fused_result - exact) <= 2 * std::abs(tape_result - exact);
+    };
     double scale = 1;
     for (double v : tape.value) scale = std::max(scale, std::abs(v));
     std::vector<mismatch> bad;
     for (std::size_t i = 0; i < tape.value.size(); ++i)
-      if (!close(fused.value[i], tape.value[i], relative, relative * scale))
+      if (!close(fused.value[i], tape.value[i], relative, relative * scale) &&
+          !(reference && rounding_explains(fused.value[i], tape.value[i], reference->value[i])))
         bad.push_back({value_name(p, p.output) + ".value()", long(i), tape.value[i], fused.value[i]});
     const double gradient_scale = std::max(1.0, largest_of(tape.gradients));
     for (std::size_t k = 0; k < tape.gradients.size(); ++k)
       for (std::size_t i = 0; i < tape.gradients[k].size(); ++i)
-        if (!close(fused.gradients[k][i], tape.gradients[k][i], relative * 10, relative * 10 * gradient_scale))
+        if (!close(fused.gradients[k][i], tape.gradients[k][i], relative * 10, relative * 10 * gradient_scale) &&
+            !(reference &&
+              rounding_explains(fused.gradients[k][i], tape.gradients[k][i], reference->gradients[k][i])))
           bad.push_back({"x" + std::to_string(k) + ".grad()", long(i), tape.gradients[k][i], fused.gradients[k][i]});
     if (!bad.empty()) {
       if (bad.size() > 6) bad.resize(6);
@@ -330,6 +343,10 @@ outcome check(const program& p) {
   // (a) reverse mode against central differences of <output, weights>, computed in
   // double (for a float program too, at its float inputs). Elements where the one-sided
   // differences disagree sit on a kink (relu, abs, max, where) and are not compared.
+  // The differences at h and 2h give a Richardson estimate, and their gap the error of
+  // the one at h (a quarter of the one at 2h's), which is allowed for: a strongly curved
+  // output (the sine of a large logsumexp) puts central differences themselves 1e-6 of
+  // the gradient off. It never fails a gradient that the difference at h alone accepts.
   {
     const double h_base = p.single ? 1e-3 : 1e-6;
     const double relative = p.single ? 3e-2 : 1e-6, absolute = p.single ? 3e-3 : 1e-7;
@@ -356,12 +373,19 @@ outcome check(const program& p) {
         values[k][i] = original - h;
         const double minus = weighted().first;
         values[k][i] = original;
-        const double numeric = (plus - minus) / (2 * h);
+        const double at_h = (plus - minus) / (2 * h);
         const double forward = (plus - center) / h, backward = (center - minus) / h;
-        if (!(std::abs(forward - backward) <= kink * (1 + std::abs(numeric)))) continue;
+        if (!(std::abs(forward - backward) <= kink * (1 + std::abs(at_h)))) continue;
+        values[k][i] = original + 2 * h;
+        const double plus_2h = weighted().first;
+        values[k][i] = original - 2 * h;
+        const double minus_2h = weighted().first;
+        values[k][i] = original;
+        const double at_2h = (plus_2h - minus_2h) / (4 * h);
+        const double numeric = (4 * at_h - at_2h) / 3, truncation = std::abs(at_h - at_2h) / 3;
         const double roundoff = 1e-15 * magnitude / h;
         const double got = tape.gradients[k][i];
-        if (!close(got, numeric, relative, absolute * scale + 10 * roundoff))
+        if (!close(got, numeric, relative, absolute * scale + 10 * roundoff + truncation))
           bad.push_back({"x" + std::to_string(k) + ".grad()", long(i), numeric, got});
       }
     }
@@ -375,9 +399,16 @@ outcome check(const program& p) {
   }
 
   // (b) forward mode (fg::jvp, dual numbers, in double) against reverse mode (fg::vjp):
-  // <weights, J v> both ways.
+  // <weights, J v> both ways. A float program's reverse mode is run in double too, at the
+  // same inputs: its float gradients are checked by (a) and (c), and against double
+  // forward mode its float rounding, amplified by an ill-conditioned step (the sine of a
+  // large sum), read as the two modes disagreeing.
   {
     const auto [value, tangent] = jvp_double(p, directions);
+    std::optional<reverse_result> in_double;
+    if (p.single) in_double = reverse_double(p, true, weights);
+    const reverse_result& reverse_mode = p.single ? *in_double : fused;
+    const std::vector<double>& plain_value = p.single ? in_double->value : tape.value;
     long double forward = 0, reverse_sum = 0, magnitude = 0;
     for (std::size_t i = 0; i < tangent.size(); ++i) {
       forward += (long double)weights[i] * tangent[i];
@@ -385,16 +416,14 @@ outcome check(const program& p) {
     }
     for (std::size_t k = 0; k < directions.size(); ++k)
       for (std::size_t i = 0; i < directions[k].size(); ++i) {
-        reverse_sum += (long double)fused.gradients[k][i] * directions[k][i];
-        magnitude += std::abs((long double)fused.gradients[k][i] * directions[k][i]);
+        reverse_sum += (long double)reverse_mode.gradients[k][i] * directions[k][i];
+        magnitude += std::abs((long double)reverse_mode.gradients[k][i] * directions[k][i]);
       }
-    const double relative = p.single ? 1e-3 : 1e-9;
+    const double relative = 1e-9;
     bool values_agree = true;
     for (std::size_t i = 0; i < value.size(); ++i)
-      if (!close(value[i], tape.value[i], p.single ? 1e-4 : 1e-10, p.single ? 1e-4 : 1e-10)) values_agree = false;
-    // Float gradients carry rounding errors of the intermediate values' size, which a sum
-    // of small terms does not show: an absolute floor from the largest value computed.
-    const double floor = p.single ? 1e-5 * std::max(1.0, tape.largest) : 1e-12;
+      if (!close(value[i], plain_value[i], 1e-10, 1e-10)) values_agree = false;
+    const double floor = 1e-12;
     if (!values_agree || !(std::abs(double(forward - reverse_sum)) <= relative * double(magnitude) + floor)) {
       std::ostringstream note;
       note << "forward mode <weights, J v> = " << number(double(forward), false)
