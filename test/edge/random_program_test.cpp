@@ -76,8 +76,8 @@ TEST_CASE("random float programs agree with central differences, forward mode an
 // - 20281821 (float): sin(x0 + sum(exp(v7^2))), with a sum of tanh v7 = 2.30 whose
 //   exponential the output is 913 times as sensitive to as to v7 itself: one float
 //   rounding of v7 (2.4e-7) moves the output by 2e-4, and the fused and
-//   statement-by-statement evaluations round it differently (the fused one is no further
-//   from the double evaluation at the same inputs than the other).
+//   statement-by-statement evaluations round it differently (the fused one is within twice
+//   the other's distance from the double evaluation at the same inputs).
 TEST_CASE("the random-program checker does not fail a right program for curvature or float rounding") {
   rp::options options;
   options.allow_empty = allow_empty;
