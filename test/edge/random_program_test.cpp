@@ -73,9 +73,9 @@ TEST_CASE("random float programs agree with central differences, forward mode an
 //   x0; central differences at h = 1.4e-6 are off by 2.5e-6 of the gradient (11554.0076
 //   against 11554.0366, which long double differences approach as h shrinks: 11554.0365
 //   at h = 1e-7).
-// - 20281821 (float): sin(x0 + sum(exp(v7^2))), with a sum of tanh v7 = 2.30 whose
-//   exponential the output is 913 times as sensitive to as to v7 itself: one float
-//   rounding of v7 (2.4e-7) moves the output by 2e-4, and the fused and
+// - 20281821 (float): sin(x0 + sum(exp(v7^2))), where v7, a sum of tanh, reaches 2.30
+//   and the sum of exponentials moves 913 times as much as v7 does: one float rounding
+//   of v7 (2.4e-7) moves the output by 2e-4, and the fused and
 //   statement-by-statement evaluations round it differently (the fused one is within twice
 //   the other's distance from the double evaluation at the same inputs).
 TEST_CASE("the random-program checker does not fail a right program for curvature or float rounding") {
