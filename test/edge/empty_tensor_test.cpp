@@ -286,6 +286,25 @@ TEST_CASE_TEMPLATE("a matrix product over an inner dimension of size 0 is zeros 
   CHECK(u.grad().size() == 0);
 }
 
+// Found by the random programs with size-0 dimensions: choosing row blocks for the
+// product inside the summed region divided by the inner dimension (SIGFPE).
+TEST_CASE_TEMPLATE("a summed region around a matrix product over an inner dimension of size 0 runs", S,
+                   FLOATING_TYPES) {
+  auto x = leaf<S, 2>({5, 0});
+  auto w = leaf<S, 2>({0, 3});
+  fg::Tensor<S, 1> bias{S(0.5), S(-1), S(2)};
+  bias.requires_grad(true);
+  // relu(0 + bias) summed over 5 rows.
+  fg::Tensor<S, 0> loss = fg::sum(fg::relu(fg::matmul(x, w) + bias));
+  CHECK(loss.item() == S(5 * 2.5));
+  loss.backward();
+  CHECK(x.grad().dimensions() == fg::Shape<2>{5, 0});
+  CHECK(w.grad().dimensions() == fg::Shape<2>{0, 3});
+  CHECK(bias.grad()(0) == S(5));
+  CHECK(bias.grad()(1) == S(0));
+  CHECK(bias.grad()(2) == S(5));
+}
+
 TEST_CASE_TEMPLATE("a matrix product with an empty free dimension is empty and gives the other operand zeros", S,
                    FLOATING_TYPES) {
   auto a = leaf<S, 2>({0, 3});

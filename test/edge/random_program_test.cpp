@@ -15,9 +15,9 @@ namespace rp = fusegrad::testing::random_programs;
 
 namespace {
 
-// Size-0 dimensions stay off here: with them, the double programs from seed 1000 reach an
-// Eigen assertion (dimensions_match in the backward g * (1 - y^2) of a tanh) that is not
-// yet found and fixed; the bench target's --empty runs them, each in a child process.
+// The first two test cases draw no size-0 dimensions (their programs stay as they were
+// when they were written); a third draws them. With size-0 dimensions more programs have
+// nothing to compare (an empty output) and are skipped.
 constexpr bool allow_empty = false;
 
 // FUSEGRAD_RANDOM_PROGRAMS=N runs N programs per test case instead (a long run by hand;
@@ -27,10 +27,11 @@ int program_count(int default_count) {
   return given ? std::atoi(given) : default_count;
 }
 
-void check_programs(std::uint64_t first_seed, int count, bool single) {
+void check_programs(std::uint64_t first_seed, int count, bool single, bool empty = allow_empty,
+                    double least_checked = 0.9) {
   count = program_count(count);
   rp::options options;
-  options.allow_empty = allow_empty;
+  options.allow_empty = empty;
   int failed = 0, checked = 0;
   for (int i = 0; i < count; ++i) {
     const rp::program p = rp::generate(first_seed + std::uint64_t(i), single, options);
@@ -53,7 +54,7 @@ void check_programs(std::uint64_t first_seed, int count, bool single) {
     MESSAGE((checked - failed) << " passed, " << failed << " failed, " << (count - checked) << " skipped");
   CHECK(failed == 0);
   // Values beyond the checked range are skipped; most programs must be checked.
-  CHECK(checked >= count * 9 / 10);
+  CHECK(checked >= count * least_checked);
 }
 
 }  // namespace
@@ -64,6 +65,14 @@ TEST_CASE("random double programs agree with central differences, forward mode a
 
 TEST_CASE("random float programs agree with central differences, forward mode and fused evaluation") {
   check_programs(5000, 150, true);
+}
+
+// Until the fix of a division by a product's inner dimension (a summed region around a
+// product over an empty inner dimension: SIGFPE), these crashed from seed 1172 (double)
+// and 5433 (float). 3000 programs of each type passed after it, 9% skipped.
+TEST_CASE("random programs with size-0 dimensions run and agree where they have values") {
+  check_programs(1000, 100, false, true, 0.8);
+  check_programs(5000, 100, true, true, 0.8);
 }
 
 // Two programs the bench target random_programs failed (seeds 20261204 + 179416 and
