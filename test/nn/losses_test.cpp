@@ -112,12 +112,37 @@ TEST_CASE("cross_entropy takes labels of any integer type from ranges, spans, Ei
   CHECK(loss_and_gradient(logits, eigen_row.segment(1, 4)) == expected);  // a segment of a row vector
   CHECK(loss_and_gradient(logits, eigen_vector.cast<std::int64_t>()) == expected);  // an expression
   CHECK(loss_and_gradient(logits, eigen_tensor) == expected);
+  const Eigen::TensorMap<const Eigen::Tensor<std::size_t, 1>> read_only(eigen_tensor.data(), 4);
+  CHECK(loss_and_gradient(logits, read_only) == expected);
+  Eigen::Matrix<int, Eigen::Dynamic, Eigen::Dynamic> two_columns(4, 2);
+  two_columns << 2, 9, 0, 9, 1, 9, 1, 9;
+  CHECK(loss_and_gradient(logits, two_columns.col(0)) == expected);  // contiguous: read in place
+  CHECK(loss_and_gradient(logits, two_columns.transpose().row(0)) == expected);
+  Eigen::Matrix<int, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> strided = two_columns;
+  CHECK(loss_and_gradient(logits, strided.col(0)) == expected);  // inner stride 2: copied
+}
+
+TEST_CASE_TEMPLATE("cross_entropy of an empty batch with labels from a span or an Eigen vector is NaN as a mean", S,
+                   float, double) {
+  fg::Tensor<S, 2> logits = fg::Tensor<S, 2>(fg::Shape<2>{0, 5});
+  logits.requires_grad(true);
+  const Eigen::VectorXi none(0);
+  fg::Tensor<S, 0> mean_loss = fg::cross_entropy(logits, none);
+  CHECK(std::isnan(double(mean_loss.item())));
+  fg::Tensor<S, 0> summed = fg::cross_entropy(logits, std::span<const long>(), fg::loss_reduction::sum);
+  CHECK(summed.item() == S(0));
+  summed.backward();
+  CHECK(logits.grad().dimensions() == fg::Shape<2>{0, 5});
 }
 
 TEST_CASE("cross_entropy refuses unsigned and 64-bit labels outside the classes") {
   auto logits = random_tensor<double, 2>({2, 3});
   CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<std::size_t>{0, 3}), fg::shape_error);
   CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<std::int64_t>{0, -1}), fg::shape_error);
+  CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<std::int64_t>{0, std::numeric_limits<std::int64_t>::min()}),
+                  fg::shape_error);
+  CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<std::uint64_t>{std::numeric_limits<std::uint64_t>::max(), 0}),
+                  fg::shape_error);
   // 2^32 + 1 would pass as class 1 if it were narrowed to int.
   CHECK_THROWS_AS(fg::cross_entropy(logits, std::vector<std::int64_t>{0, (std::int64_t(1) << 32) + 1}),
                   fg::shape_error);

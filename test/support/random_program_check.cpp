@@ -298,6 +298,10 @@ outcome check(const program& p) {
     return result;
   }
   const reverse_result fused = reverse(p, true, weights);
+  // A float program run in double at the same inputs, through fg::vjp as `fused`: the
+  // reference of (c) and the reverse mode of (b).
+  std::optional<reverse_result> in_double;
+  if (p.single) in_double = reverse_double(p, true, weights);
 
   auto fail = [&](const std::string& what, const std::string& source) {
     result.passed = false;
@@ -312,8 +316,7 @@ outcome check(const program& p) {
   // in double precision (at the same inputs) than twice the statement-by-statement one.
   {
     const double relative = p.single ? 1e-4 : 1e-10;
-    std::optional<reverse_result> reference;
-    if (p.single) reference = reverse_double(p, false, weights);
+    const std::optional<reverse_result>& reference = in_double;
     const auto rounding_explains = [&](double fused_result, double tape_result, double exact) {
       return std::abs(fused_result - exact) <= 2 * std::abs(tape_result - exact);
     };
@@ -373,9 +376,13 @@ outcome check(const program& p) {
         values[k][i] = original - h;
         const double minus = weighted().first;
         values[k][i] = original;
+        // Whether the one-sided differences over `step` disagree: a kink within it.
+        const auto kinked = [&](double above, double below, double step) {
+          const double forward = (above - center) / step, backward = (center - below) / step;
+          return !(std::abs(forward - backward) <= kink * (1 + std::abs((above - below) / (2 * step))));
+        };
         const double at_h = (plus - minus) / (2 * h);
-        const double forward = (plus - center) / h, backward = (center - minus) / h;
-        if (!(std::abs(forward - backward) <= kink * (1 + std::abs(at_h)))) continue;
+        if (kinked(plus, minus, h)) continue;
         values[k][i] = original + 2 * h;
         const double plus_2h = weighted().first;
         values[k][i] = original - 2 * h;
@@ -383,9 +390,8 @@ outcome check(const program& p) {
         values[k][i] = original;
         const double at_2h = (plus_2h - minus_2h) / (4 * h);
         // A kink between h and 2h away (a relu turning) would make the estimate at 2h, and
-        // so the extrapolation, wrong: the one-sided differences at 2h must agree too.
-        const double forward_2h = (plus_2h - center) / (2 * h), backward_2h = (center - minus_2h) / (2 * h);
-        if (!(std::abs(forward_2h - backward_2h) <= kink * (1 + std::abs(at_2h)))) continue;
+        // so the extrapolation, wrong.
+        if (kinked(plus_2h, minus_2h, 2 * h)) continue;
         const double numeric = (4 * at_h - at_2h) / 3, truncation = std::abs(at_h - at_2h) / 3;
         const double roundoff = 1e-15 * magnitude / h;
         const double got = tape.gradients[k][i];
@@ -409,8 +415,6 @@ outcome check(const program& p) {
   // large sum), read as the two modes disagreeing.
   {
     const auto [value, tangent] = jvp_double(p, directions);
-    std::optional<reverse_result> in_double;
-    if (p.single) in_double = reverse_double(p, true, weights);
     const reverse_result& reverse_mode = p.single ? *in_double : fused;
     const std::vector<double>& plain_value = p.single ? in_double->value : tape.value;
     long double forward = 0, reverse_sum = 0, magnitude = 0;

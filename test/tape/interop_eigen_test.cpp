@@ -125,6 +125,8 @@ TEST_CASE_TEMPLATE("a Tensor of rank 1 or 2 from a segment, head or tail of a ve
   fg::Tensor<S, 2> tail(v.tail(2));
   REQUIRE(tail.dimension(0) == 2);
   CHECK(tail(1, 0) == S(5));
+  fg::Tensor<S, 1> empty(v.segment(2, 0));
+  CHECK(empty.size() == 0);
 }
 
 TEST_CASE("a Tensor of rank 1 from a matrix with more than one row and column is a shape error") {

@@ -104,7 +104,7 @@ concept eigen_tensor_labels = requires(const T& t) {
   typename T::Scalar;
   t.data();
   t.size();
-} && std::derived_from<T, Eigen::TensorBase<T, Eigen::WriteAccessors>> && T::NumIndices == 1 &&
+} && std::derived_from<T, Eigen::TensorBase<T, Eigen::ReadOnlyAccessors>> && T::NumIndices == 1 &&
                               label_integer<typename T::Scalar>;
 template <class T>
 concept label_sequence = contiguous_labels<T> || eigen_vector_labels<T> || eigen_tensor_labels<T>;
@@ -142,8 +142,13 @@ auto cross_entropy(const L& logits, const Labels& labels, loss_reduction reducti
     return nn_detail::cross_entropy_of_labels(logits, std::span<const I>(std::ranges::data(labels), std::ranges::size(labels)), reduction);
   } else if constexpr (nn_detail::eigen_vector_labels<Labels>) {
     using I = typename Labels::Scalar;
-    // Copied into a plain vector first, whatever the expression or its strides (labels are
-    // few: one per row of the logits).
+    // A vector stored contiguously is read in place (a training loop passing an
+    // Eigen::VectorXi allocates nothing); an expression or a strided view is copied first.
+    if constexpr (requires { labels.data(); labels.innerStride(); }) {
+      if (labels.innerStride() == 1 || labels.size() <= 1)
+        return nn_detail::cross_entropy_of_labels(logits, std::span<const I>(labels.data(), std::size_t(labels.size())),
+                                                  reduction);
+    }
     Eigen::Matrix<I, Eigen::Dynamic, 1> plain(labels.size());
     for (Eigen::Index i = 0; i < labels.size(); ++i) plain[i] = labels(i);
     return nn_detail::cross_entropy_of_labels(logits, std::span<const I>(plain.data(), std::size_t(plain.size())), reduction);
