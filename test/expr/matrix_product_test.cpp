@@ -2,7 +2,7 @@
 // against plain loops in long double: every storage order of the operands and of the
 // result, assigned and added, empty sums, vectors, non-finite operands, and products
 // large enough for the optimized path (OpenBLAS when the build found it, Eigen's
-// kernels otherwise) next to those the plain loop takes.
+// kernels otherwise) next to the small ones fusegrad's own loops take.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -64,12 +64,43 @@ void check_products(fg::Index rows, fg::Index depth, fg::Index cols) {
 }  // namespace
 
 TEST_CASE("matrix products match plain loops for every storage order, assigned and added") {
-  // (7, 9, 11) and larger reach the optimized kernels; (2, 3, 4) stays on the plain loop.
+  // (33, 17, 29) and larger reach the optimized kernels; (2, 3, 4) and (7, 9, 11) take
+  // fusegrad's small-product loops.
   for (const auto& [rows, depth, cols] : std::vector<std::array<fg::Index, 3>>{
            {7, 9, 11}, {2, 3, 4}, {33, 17, 29}, {1, 40, 23}, {23, 40, 1}, {40, 1, 30}, {64, 64, 64}}) {
     check_products<double>(rows, depth, cols);
     check_products<float>(rows, depth, cols);
   }
+}
+
+TEST_CASE("small products run fusegrad's own loops and match plain loops at every packet width") {
+  // Rows around each packet width (16, 8 and 4 floats; 8, 4 and 2 doubles with AVX-512),
+  // columns around the blocks of four, depths around a packet and the bound on copying.
+  for (const fg::Index rows : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33})
+    for (const fg::Index cols : {1, 2, 3, 4, 5, 9})
+      for (const fg::Index depth : {1, 2, 3, 8, 9, 16, 17}) {
+        if (rows * cols * depth > 2 * detail::small_product_work<float>) continue;
+        check_products<double>(rows, depth, cols);
+        check_products<float>(rows, depth, cols);
+      }
+}
+
+TEST_CASE("the small-product loops take the shapes within their bounds and leave the others") {
+  std::vector<float> a(4096, 1.0f), b(4096, 1.0f), d(4096);
+  const auto takes = [&](fg::Index m, fg::Index n, fg::Index k, bool a_row_major) {
+    return detail::multiply_small_block(d.data(), m, n, k, a.data(), a_row_major, b.data(), false, false);
+  };
+  CHECK(takes(16, 4, 8, true));     // a small model's layer: a copied, depth 8
+  CHECK(takes(4, 1, 16, true));     // a row-major matrix times a vector: dot products
+  CHECK(takes(16, 4, 1, false));    // an outer product
+  CHECK(takes(16, 8, 8, false));    // 1024 multiply-adds in float
+  CHECK_FALSE(takes(16, 8, 9, false));   // beyond them
+  CHECK(takes(16, 16, 8, true));    // twice that when a is copied
+  CHECK_FALSE(takes(8, 8, 17, true));    // but not deeper than 16
+  CHECK_FALSE(takes(8, 1, 32, false));   // nor a matrix-vector product deeper than 16
+  // The last product taken, 16 x 16 over a depth of 8 of ones, wrote 8 into each of its
+  // 256 elements; the refused ones wrote nothing.
+  for (fg::Index i = 0; i < 256; ++i) CHECK(d[i] == 8.0f);
 }
 
 TEST_CASE("a product over an empty sum assigns zeros and adds nothing") {
@@ -105,25 +136,29 @@ TEST_CASE("matrix-vector products match plain loops for both storage orders") {
 
 TEST_CASE("infinities and NaN in an operand reach exactly the products that read them") {
   const double inf = std::numeric_limits<double>::infinity();
-  const fg::Index n = 24;
-  std::vector<double> a = filled<double>(n * n, 7), b = filled<double>(n * n, 8), d(n * n);
-  a[3 * n + 5] = std::nan("");  // row 3 of a (row-major)
-  b[2 * n + 9] = inf;           // column 9 of b (row-major), row 2
-  a[10 * n + 2] = 0.0;          // row 10 meets that infinity with 0: NaN
-  detail::multiply(detail::MatrixRef<double>{d.data(), n, n, true}, detail::MatrixRef<const double>{a.data(), n, n, true},
-                   detail::MatrixRef<const double>{b.data(), n, n, true}, false);
-  for (fg::Index i = 0; i < n; ++i)
-    for (fg::Index j = 0; j < n; ++j) {
-      CAPTURE(i);
-      CAPTURE(j);
-      const double x = d[i * n + j];
-      if (i == 3 || (i == 10 && j == 9))
-        CHECK(std::isnan(x));
-      else if (j == 9)
-        CHECK(std::isinf(x));
-      else
-        CHECK(std::isfinite(x));
-    }
+  // 24: a library kernel's product; 7: fusegrad's small-product loops.
+  for (const fg::Index n : {24, 7}) {
+    CAPTURE(n);
+    std::vector<double> a = filled<double>(n * n, 7), b = filled<double>(n * n, 8), d(n * n);
+    a[1 * n + 5] = std::nan("");  // row 1 of a (row-major)
+    b[2 * n + 4] = inf;           // column 4 of b (row-major), row 2
+    a[6 * n + 2] = 0.0;           // row 6 meets that infinity with 0: NaN
+    detail::multiply(detail::MatrixRef<double>{d.data(), n, n, true},
+                     detail::MatrixRef<const double>{a.data(), n, n, true},
+                     detail::MatrixRef<const double>{b.data(), n, n, true}, false);
+    for (fg::Index i = 0; i < n; ++i)
+      for (fg::Index j = 0; j < n; ++j) {
+        CAPTURE(i);
+        CAPTURE(j);
+        const double x = d[i * n + j];
+        if (i == 1 || (i == 6 && j == 4))
+          CHECK(std::isnan(x));
+        else if (j == 4)
+          CHECK(std::isinf(x));
+        else
+          CHECK(std::isfinite(x));
+      }
+  }
 }
 
 TEST_CASE("the build reports which kernels its products run on") {
