@@ -4,8 +4,12 @@
 // produced it. Expression leaves hold these by shared pointer, so an expression never
 // refers to storage that can disappear under it.
 #include <cstdint>
+#include <concepts>
+#include <cstddef>
 #include <functional>
 #include <memory>
+#include <new>
+#include <utility>
 #include <type_traits>
 #include <vector>
 
@@ -52,46 +56,101 @@ struct GraphNode {
   std::uint64_t sequence = 0;
   std::uint64_t visited = 0;  // the last reverse pass that reached this node
   bool released = false;
+  std::size_t block_bytes = 0;  // the size of the pooled block it lives in (make_graph_node)
+  explicit GraphNode(VariableBase* output);
   virtual ~GraphNode() = default;
   virtual void run_backward() = 0;
   // visit(variable, version): every variable the backward reads, with the version of its
   // value when the statement was evaluated.
   virtual void visit_inputs(const InputVisitor& visit) const = 0;
-  // The variable this node produced, and its version when it was produced.
-  virtual VariableBase& output_variable() const = 0;
-  virtual std::uint64_t output_version() const = 0;
   virtual void release() = 0;  // drops what the backward needed
+  // The variable this node produced, and its version when it was produced.
+  VariableBase& output_variable() const { return *produced_; }
+  std::uint64_t output_version() const { return produced_version_; }
+
+ private:
+  VariableBase* produced_;  // owns this node, so it outlives it
+  std::uint64_t produced_version_;
 };
 
 namespace detail {
 // Destroying a long chain of graph nodes through nested destructors would recurse once
 // per node and overflow the stack on deep graphs; nodes released while another release
 // is running are queued and destroyed by the outermost call instead.
-inline void destroy_iteratively(std::shared_ptr<GraphNode> node) {
-  thread_local std::vector<std::shared_ptr<GraphNode>>* pending = nullptr;
+inline void destroy_node(GraphNode* node) noexcept {
+  const std::size_t bytes = node->block_bytes;
+  node->~GraphNode();
+  pool::detail::deallocate_block(node, bytes);
+}
+inline void destroy_iteratively(GraphNode* node) {
+  thread_local std::vector<GraphNode*>* pending = nullptr;
   if (!node) return;
   if (pending) {
-    pending->push_back(std::move(node));
+    pending->push_back(node);
     return;
   }
   // The queue keeps its capacity for the next destruction on this thread.
-  using Queue = std::vector<std::shared_ptr<GraphNode>>;
+  using Queue = std::vector<GraphNode*>;
   Queue* spare = pool::thread_object<Queue>();
   Queue queue = spare ? std::move(*spare) : Queue();
   pending = &queue;
-  queue.push_back(std::move(node));
+  queue.push_back(node);
   while (!queue.empty()) {
-    std::shared_ptr<GraphNode> last = std::move(queue.back());
+    GraphNode* last = queue.back();
     queue.pop_back();
-    last.reset();
+    destroy_node(last);
   }
   pending = nullptr;
   if ((spare = pool::thread_object<Queue>())) *spare = std::move(queue);
 }
 }  // namespace detail
 
+// The owner of a graph node: the variable the node produced, its only owner, so no
+// reference count (a shared pointer cost two atomic counts per statement and, compiled
+// per statement type, its control block's five functions).
+class NodePtr {
+ public:
+  NodePtr() = default;
+  explicit NodePtr(GraphNode* node) : node_(node) {}
+  NodePtr(const NodePtr&) = delete;
+  NodePtr& operator=(const NodePtr&) = delete;
+  NodePtr(NodePtr&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
+  NodePtr& operator=(NodePtr&& other) noexcept {
+    if (this != &other) {
+      GraphNode* old = std::exchange(node_, std::exchange(other.node_, nullptr));
+      detail::destroy_iteratively(old);
+    }
+    return *this;
+  }
+  ~NodePtr() { detail::destroy_iteratively(node_); }
+  GraphNode* get() const { return node_; }
+  GraphNode* operator->() const { return node_; }
+  explicit operator bool() const { return node_ != nullptr; }
+  bool operator==(std::nullptr_t) const { return node_ == nullptr; }
+
+ private:
+  GraphNode* node_ = nullptr;
+};
+
+// A node of type T in a block from the per-thread pool (pool.hpp).
+template <class T, class... Args>
+NodePtr make_graph_node(Args&&... args) {
+  static_assert(std::derived_from<T, GraphNode>);
+  static_assert(alignof(T) <= alignof(std::max_align_t), "fusegrad: an over-aligned graph node");
+  void* block = pool::detail::allocate_block(sizeof(T));
+  T* node;
+  try {
+    node = new (block) T(std::forward<Args>(args)...);
+  } catch (...) {
+    pool::detail::deallocate_block(block, sizeof(T));
+    throw;
+  }
+  node->block_bytes = sizeof(T);
+  return NodePtr(node);
+}
+
 struct VariableBase {
-  std::shared_ptr<GraphNode> producer;  // null for a leaf
+  NodePtr producer;  // null for a leaf
   // Counts in-place changes (mutable_value(), requires_grad switched): a recorded
   // statement whose inputs changed since its evaluation is refused at backward rather
   // than differentiated at the new values.
@@ -105,7 +164,7 @@ struct VariableBase {
   // Whether gradients flow into this variable at all.
   bool tracks() const { return requires_grad || producer != nullptr; }
   bool is_leaf() const { return producer == nullptr; }
-  virtual ~VariableBase() { detail::destroy_iteratively(std::move(producer)); }
+  virtual ~VariableBase() = default;  // producer's destructor destroys the node iteratively
   virtual void release_grad() = 0;
   virtual std::string shape_text() const = 0;
   // A reverse pass that fails part-way (an exception from user code) puts every
@@ -132,7 +191,7 @@ struct Variable final : VariableBase {
 
   // Readies a released variable for reuse: its gradient buffers stay allocated.
   void clear() {
-    detail::destroy_iteratively(std::move(producer));
+    producer = NodePtr();
     value.reset();
     requires_grad = retains_grad = has_grad = has_retained = false;
   }
@@ -214,6 +273,8 @@ struct Variable final : VariableBase {
     has_grad = false;
   }
 };
+
+inline GraphNode::GraphNode(VariableBase* output) : produced_(output), produced_version_(output->version) {}
 
 // A variable holding `value`: one released earlier (with its gradient buffers) when
 // there is one, so that a step that rebuilds its graph allocates nothing for it.

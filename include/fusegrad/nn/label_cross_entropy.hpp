@@ -37,10 +37,9 @@ struct LabelCrossEntropyStatement final : GraphNode {
   std::uint64_t logits_version;
   EigenTensor<S, 2> direction;  // (softmax - one-hot) * scale, from the pool
   Variable<S, 0>* output;       // owns this node
-  std::uint64_t produced_version;
 
   LabelCrossEntropyStatement(std::shared_ptr<Variable<S, 2>> in, EigenTensor<S, 2>&& d, Variable<S, 0>* out)
-      : logits(std::move(in)), direction(std::move(d)), output(out), produced_version(out->version) {
+      : GraphNode(out), logits(std::move(in)), direction(std::move(d)), output(out) {
     logits_version = logits->version;
     sequence = detail::next_sequence();
   }
@@ -60,8 +59,6 @@ struct LabelCrossEntropyStatement final : GraphNode {
   void visit_inputs(const InputVisitor& visit) const override {
     if (!released) visit(*logits, logits_version);
   }
-  VariableBase& output_variable() const override { return *output; }
-  std::uint64_t output_version() const override { return produced_version; }
   void release() override {
     released = true;
     if (direction.size()) pool::give(std::move(direction));
@@ -134,7 +131,7 @@ Tensor<S, 0> label_cross_entropy(const Tensor<S, 2>& logits, std::span<const I> 
   });
   if (record)
     out.record_producer([&](Variable<S, 0>* variable) {
-      return pool::make_shared<LabelCrossEntropyStatement<S>>(logits.leaf().variable, std::move(direction), variable);
+      return make_graph_node<LabelCrossEntropyStatement<S>>(logits.leaf().variable, std::move(direction), variable);
     });
   return out;
 }

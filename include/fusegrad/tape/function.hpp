@@ -120,10 +120,9 @@ struct FunctionStatement final : GraphNode {
   std::array<std::uint64_t, N> versions;
   std::array<bool, N> needs;
   Variable<S, R>* output;  // owns this node
-  std::uint64_t produced_version;
 
   FunctionStatement(std::shared_ptr<Op> o, const Inputs&... in, const std::array<bool, N>& n, Variable<S, R>* out)
-      : op(std::move(o)), inputs(in.leaf().variable...), needs(n), output(out), produced_version(out->version) {
+      : GraphNode(out), op(std::move(o)), inputs(in.leaf().variable...), needs(n), output(out) {
     std::size_t k = 0;
     ((versions[k++] = in.leaf().variable->version), ...);
     sequence = detail::next_sequence();
@@ -185,8 +184,6 @@ struct FunctionStatement final : GraphNode {
       (visit(*std::get<K>(inputs), versions[K]), ...);
     }(std::index_sequence_for<Inputs...>{});
   }
-  VariableBase& output_variable() const override { return *output; }
-  std::uint64_t output_version() const override { return produced_version; }
   void release() override {
     released = true;
     op.reset();
@@ -269,7 +266,7 @@ auto apply(Op op, const Inputs&... inputs) {
         using Statement = function_detail::FunctionStatement<Op, S, R, std::remove_cvref_t<decltype(in)>...>;
         if (any)
           out.record_producer([&](Variable<S, R>* variable) {
-            return pool::make_shared<Statement>(std::move(shared), in..., needs, variable);
+            return make_graph_node<Statement>(std::move(shared), in..., needs, variable);
           });
         return out;
       },
@@ -358,7 +355,7 @@ auto checkpoint(F f, const Inputs&... inputs) {
           auto op = std::make_shared<Op>(Op{std::move(f), std::make_tuple(in...)});
           using Statement = function_detail::FunctionStatement<Op, S, R, std::remove_cvref_t<decltype(in)>...>;
           output.record_producer([&](Variable<S, R>* variable) {
-            return pool::make_shared<Statement>(std::move(op), in..., needs, variable);
+            return make_graph_node<Statement>(std::move(op), in..., needs, variable);
           });
         }
         return output;

@@ -43,10 +43,9 @@ template <class S, int R, class Expression>
 struct Statement final : GraphNode {
   std::optional<Expression> expression;
   Variable<S, R>* output;  // owns this node, so it outlives every use below
-  std::uint64_t produced_version;
 
   template <class E>
-  Statement(E&& e, Variable<S, R>* out) : expression(std::forward<E>(e)), output(out), produced_version(out->version) {
+  Statement(E&& e, Variable<S, R>* out) : GraphNode(out), expression(std::forward<E>(e)), output(out) {
     sequence = detail::next_sequence();
   }
 
@@ -62,8 +61,6 @@ struct Statement final : GraphNode {
   void visit_inputs(const InputVisitor& visit) const override {
     if (expression) expression->for_each_leaf(visit);
   }
-  VariableBase& output_variable() const override { return *output; }
-  std::uint64_t output_version() const override { return produced_version; }
   void release() override {
     released = true;
     expression.reset();

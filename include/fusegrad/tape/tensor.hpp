@@ -413,7 +413,7 @@ class Tensor {
     expr::evaluate_node(expression, *value);
     auto variable = make_variable<S, R>(std::move(value));
     if (grad_enabled() && expression.needs_grad())
-      variable->producer = pool::make_shared<tape::Statement<S, R, E>>(std::forward<Expression>(expression), variable.get());
+      variable->producer = make_graph_node<tape::Statement<S, R, E>>(std::forward<Expression>(expression), variable.get());
     variable_ = std::move(variable);
   }
 
