@@ -98,6 +98,9 @@ TEST_CASE("the small-product loops take the shapes within their bounds and leave
   CHECK(takes(16, 16, 8, true));    // twice that when a is copied
   CHECK_FALSE(takes(8, 8, 17, true));    // but not deeper than 16
   CHECK_FALSE(takes(8, 1, 32, false));   // nor a matrix-vector product deeper than 16
+  // Sizes whose product m n k wraps around to 0 in 64 bits (2^40 2^12 2^12 = 2^64): refused
+  // before anything is read or written, not taken as an empty amount of work.
+  CHECK_FALSE(takes(fg::Index(1) << 40, fg::Index(1) << 12, fg::Index(1) << 12, false));
   // The last product taken, 16 x 16 over a depth of 8 of ones, wrote 8 into each of its
   // 256 elements; the refused ones wrote nothing.
   for (fg::Index i = 0; i < 256; ++i) CHECK(d[i] == 8.0f);

@@ -213,6 +213,9 @@ bool multiply_small_block(S* d, Index m, Index n, Index k, const S* a, bool a_ro
   using Full = typename Packets::Full;
   using Half = typename Packets::Half;
   using Quarter = typename Packets::Quarter;
+  // Each size first, so that m n k cannot overflow for huge operands.
+  const Index most = 2 * small_product_work<S>;
+  if (m > most || n > most || k > most || m * n > most) return false;
   const Index work = m * n * k;
   const bool copy = a_row_major && m > 1 && k > 1;
   if (work > (copy ? 2 : 1) * small_product_work<S> || ((copy || n == 1) && k > small_product_depth)) return false;
