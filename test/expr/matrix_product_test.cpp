@@ -106,6 +106,19 @@ TEST_CASE("the small-product loops take the shapes within their bounds and leave
   for (fg::Index i = 0; i < 256; ++i) CHECK(d[i] == 8.0f);
 }
 
+TEST_CASE("a product whose terms are all -0 is +0 at every size, as a sum from zero is") {
+  for (const fg::Index n : {1, 2, 4, 7, 16, 64})
+    for (const bool a_rows : {false, true}) {
+      CAPTURE(n);
+      CAPTURE(a_rows);
+      std::vector<float> a(n * n, -1.0f), b(n * n, 0.0f), d(n * n, 5.0f);
+      detail::multiply(detail::MatrixRef<float>{d.data(), n, n, false},
+                       detail::MatrixRef<const float>{a.data(), n, n, a_rows},
+                       detail::MatrixRef<const float>{b.data(), n, n, false}, false);
+      for (float x : d) CHECK((x == 0.0f && !std::signbit(x)));
+    }
+}
+
 TEST_CASE("a product over an empty sum assigns zeros and adds nothing") {
   for (const bool add : {false, true}) {
     std::vector<double> d(30 * 20, add ? 2.5 : std::numeric_limits<double>::quiet_NaN());

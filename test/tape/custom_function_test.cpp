@@ -177,6 +177,41 @@ struct Wrong {
 };
 }  // namespace
 
+namespace {
+// sum(x), whose backward drops the last handle to the tensor being differentiated.
+struct DropsTheRoot {
+  fg::Tensor<double, 0>* root;
+  fg::EigenTensor<double, 0> forward(const Vector& x) {
+    fg::EigenTensor<double, 0> total;
+    total() = 0;
+    for (Eigen::Index i = 0; i < x.size(); ++i) total() += x.data()[i];
+    size = x.size();
+    return total;
+  }
+  Vector backward(const fg::EigenTensor<double, 0>& g) {
+    *root = fg::Tensor<double, 0>(-1.0);
+    Vector out(size);
+    out.setConstant(g());
+    return out;
+  }
+  Eigen::Index size = 0;
+};
+}  // namespace
+
+TEST_CASE("a custom backward that drops the last handle to the tensor being differentiated loses nothing") {
+  fg::Tensor<double, 1> x{1.0, 2.0, 3.0};
+  x.requires_grad(true);
+  fg::Tensor<double, 0> loss(0.0);
+  {
+    fg::Tensor<double, 0> y = fg::apply(DropsTheRoot{&loss}, x);
+    loss = y * 3.0;
+  }  // loss alone holds the graph now, and the backward below replaces it
+  loss.backward();
+  CHECK(elements(x.grad()) == std::vector<double>{3.0, 3.0, 3.0});
+  CHECK(loss.item() == -1.0);
+  CHECK_FALSE(loss.requires_grad());
+}
+
 TEST_CASE("a custom function whose backward returns a gradient of the wrong shape is a shape_error naming it") {
   fg::Tensor<double, 1> x{1, 2};
   x.requires_grad(true);

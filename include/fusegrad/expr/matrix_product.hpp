@@ -123,7 +123,9 @@ void small_product_block(S* d, Index m, Index k, const S* columns, const S* b, I
   const P a0 = ploadu<P>(columns + first);
   for (Index c = 0; c < N; ++c) {
     const P s = pset1<P>(b[(j + c) * b_column_step]);
-    total[c] = add ? pmadd(a0, s, ploadu<P>(d + (j + c) * m + first)) : pmul(a0, s);
+    // From +0 when assigning, as the other paths sum: a product whose terms are all -0
+    // is +0 whatever its size.
+    total[c] = pmadd(a0, s, add ? ploadu<P>(d + (j + c) * m + first) : pset1<P>(S(0)));
   }
   for (Index p = 1; p < k; ++p) {
     const P ap = ploadu<P>(columns + p * m + first);
@@ -213,6 +215,7 @@ bool multiply_small_block(S* d, Index m, Index n, Index k, const S* a, bool a_ro
   using Full = typename Packets::Full;
   using Half = typename Packets::Half;
   using Quarter = typename Packets::Quarter;
+  if (m == 0 || n == 0) return true;  // nothing to write (multiply returns before this)
   // Each size first, so that m n k cannot overflow for huge operands.
   const Index most = 2 * small_product_work<S>;
   if (m > most || n > most || k > most || m * n > most) return false;

@@ -136,7 +136,7 @@ class NodePtr {
 template <class T, class... Args>
 NodePtr make_graph_node(Args&&... args) {
   static_assert(std::derived_from<T, GraphNode>);
-  static_assert(alignof(T) <= alignof(std::max_align_t), "fusegrad: an over-aligned graph node");
+  static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "fusegrad: an over-aligned graph node");
   void* block = pool::detail::allocate_block(sizeof(T));
   T* node;
   try {

@@ -418,6 +418,9 @@ class Tensor {
   }
 
   void backward_seeded(const Value* grad_out, bool keep_graph) {
+    // Held for the whole pass: a user's derivative (fg::apply) may drop the last handle to
+    // this tensor, which would free the root and the graph while the pass walks them.
+    const std::shared_ptr<Variable<S, R>> keep = variable_;
     Variable<S, R>& v = var();
     if (!v.tracks())
       throw graph_error("fusegrad: backward() on a tensor that does not require a gradient (no input of its "
