@@ -390,6 +390,46 @@ TEST_CASE("a checkpointed segment keeps none of its intermediates until backward
   CHECK(x.grad()(0) == doctest::Approx(std::cos(std::exp(0.5)) * std::exp(0.5)));
 }
 
+namespace {
+// Gradients of x, w and z for loss = sum(c + u) (or sum(c) when h is used only inside),
+// where h = tanh(x * w), u = h * h and c = z * h, c computed through fg::checkpoint with h
+// captured by reference (not passed as an input) or plainly. u is recorded between h and
+// c, so that its share of h's gradient arrives after the checkpoint's backward has run.
+std::vector<std::vector<double>> captured_gradients(bool checkpointed, bool h_outside) {
+  fg::Tensor<double, 1> x{0.3, -0.7, 1.1}, w{0.9, 0.4, -0.2}, z{-1.3, 0.8, 0.6};
+  x.requires_grad(true), w.requires_grad(true), z.requires_grad(true);
+  fg::Tensor<double, 1> h = fg::tanh(x * w);
+  fg::Tensor<double, 1> u = h * h;
+  fg::Tensor<double, 1> c = checkpointed ? fg::checkpoint([&](const auto& y) { return y * h; }, z) : fg::eval(z * h);
+  fg::Tensor<double, 0> loss = h_outside ? fg::eval(fg::sum(c + u)) : fg::eval(fg::sum(c));
+  loss.backward();
+  return {elements(x.grad()), elements(w.grad()), elements(z.grad())};
+}
+}  // namespace
+
+TEST_CASE("a checkpointed function may read a tensor of the enclosing graph it captured") {
+  for (const bool h_outside : {true, false}) {
+    CAPTURE(h_outside);
+    const auto expected = captured_gradients(false, h_outside);
+    const auto got = captured_gradients(true, h_outside);
+    for (std::size_t input = 0; input < 3; ++input)
+      for (std::size_t i = 0; i < 3; ++i) CHECK(got[input][i] == doctest::Approx(expected[input][i]).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("a checkpointed function returning a captured tensor leaves that tensor's graph alone") {
+  fg::Tensor<double, 1> x{0.3, -0.7}, z{2.0, 3.0};
+  x.requires_grad(true), z.requires_grad(true);
+  fg::Tensor<double, 1> h = fg::exp(x);
+  fg::Tensor<double, 1> c = fg::checkpoint([&](const auto&) { return h; }, z);
+  fg::Tensor<double, 0> loss = fg::sum(c * 2.0 + h);
+  loss.backward();
+  // d/dx of sum(2 h + h) = 3 exp(x), whatever the checkpoint did with h; z is not used.
+  CHECK(elements(x.grad())[0] == doctest::Approx(3 * std::exp(0.3)));
+  CHECK(elements(x.grad())[1] == doctest::Approx(3 * std::exp(-0.7)));
+  CHECK(elements(z.grad()) == std::vector<double>{0.0, 0.0});
+}
+
 TEST_CASE("hvp runs through a checkpointed segment") {
   fg::Tensor<double, 1> x{0.3, 0.8};
   fg::Tensor<double, 1> v{1.0, -2.0};

@@ -73,6 +73,12 @@ struct GraphNode {
   std::uint64_t produced_version_;
 };
 
+[[noreturn]] inline void throw_freed_graph() {
+  throw graph_error(
+      "fusegrad: backward through a graph that an earlier backward already freed; "
+      "call the first backward with fg::retain_graph to run backward twice");
+}
+
 namespace detail {
 // Destroying a long chain of graph nodes through nested destructors would recurse once
 // per node and overflow the stack on deep graphs; nodes released while another release

@@ -49,6 +49,7 @@ struct LabelCrossEntropyStatement final : GraphNode {
 
   void run_backward() override {
     if (!output->has_grad) return;
+    if (released) throw_freed_graph();
     const S g = output->grad();
     if (exactly_one(g))
       logits->accumulate(direction);  // backward() from the loss itself: no product

@@ -130,6 +130,7 @@ struct FunctionStatement final : GraphNode {
 
   void run_backward() override {
     if (!output->has_grad) return;
+    if (released) throw_freed_graph();
     using G = EigenTensor<S, R>;
     // On dual numbers (second order), backward must also have seen the inputs' tangents:
     // a forward that ran on the values alone (with jvp) saved no tangents for it, and its
@@ -333,16 +334,19 @@ struct Recompute {
 /// runs again during backward (recording) to differentiate it. Gradients equal those
 /// without checkpointing when f computes the same thing both times (no randomness or
 /// state of its own). f takes the inputs as Tensors and returns a Tensor or an expression;
-/// inputs may be tensors or expressions (evaluated first).
+/// inputs may be tensors or expressions (evaluated first). Tensors of the enclosing graph
+/// that f captures instead of taking as inputs are differentiated too.
 template <class F, Operand... Inputs>
 auto checkpoint(F f, const Inputs&... inputs) {
   auto tensors = std::make_tuple(function_detail::as_tensor(inputs)...);
   return std::apply(
       [&](const auto&... in) {
         using Op = function_detail::Recompute<F, std::remove_cvref_t<decltype(in)>...>;
+        // Detached: when f returns a tensor it captured, the checkpoint's result must be a
+        // new tensor, not that one with its producer replaced.
         auto output = [&] {
           no_grad off;
-          return function_detail::as_tensor(f(in.detach()...));
+          return function_detail::as_tensor(f(in.detach()...)).detach();
         }();
         using Out = decltype(output);
         using S = typename Out::Scalar;

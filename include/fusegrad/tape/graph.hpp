@@ -51,6 +51,7 @@ struct Statement final : GraphNode {
 
   void run_backward() override {
     if (!output->has_grad) return;
+    if (released) throw_freed_graph();  // never differentiated through what is gone
     const EigenTensor<S, R>& g = output->grad;
     if constexpr (requires { expression->backward_from_value(g, *output->value); })
       expression->backward_from_value(g, *output->value);  // reuses the stored result
@@ -85,6 +86,25 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   // capacity from one pass to the next (a nested pass takes fresh ones).
   static std::atomic<std::uint64_t> passes{0};
   const std::uint64_t pass = ++passes;
+  // The passes running on this thread, outermost first: fg::checkpoint runs a pass inside
+  // a node of another. A nested pass stops at the nodes an enclosing pass reached: they
+  // run after it, with what it added to their outputs' gradients (running and releasing
+  // them here freed nodes the enclosing pass still held).
+  struct Running {
+    std::vector<std::uint64_t>* passes = pool::thread_object<std::vector<std::uint64_t>, Running>();
+    explicit Running(std::uint64_t pass) {
+      if (passes) passes->push_back(pass);
+    }
+    ~Running() {
+      if (passes) passes->pop_back();
+    }
+    bool encloses(std::uint64_t visited) const {
+      if (!passes || visited == 0) return false;
+      for (std::size_t k = 0; k + 1 < passes->size(); ++k)
+        if ((*passes)[k] == visited) return true;
+      return false;
+    }
+  } running(pass);
   // Plain pointers: the root keeps every reachable node alive until the releases below,
   // which run from the earliest statement on, so a release that frees the nodes behind
   // its inputs only frees nodes already done with. (Shared pointers here cost two atomic
@@ -108,6 +128,7 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
   };
   struct Walk {
     std::uint64_t pass;
+    const Running& running;
     List& stack;
     std::vector<VariableBase*>& saved;
     void save(VariableBase& variable) const {
@@ -118,13 +139,14 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
       variable.save_gradients();
       saved.push_back(&variable);
     }
-  } walk{pass, stack, saved};
+  } walk{pass, running, stack, saved};
   // Every input of a node reached: checked, saved, and its producer queued.
   const auto visit_input = [&walk](VariableBase& input, std::uint64_t version_read) {
     if (input.version != version_read) throw_changed_in_place(input, input.is_leaf() ? "a leaf" : "a tensor");
     if (!input.tracks()) return;
     if (input.is_leaf()) walk.save(input);
-    if (input.producer && input.producer->visited != walk.pass) walk.stack.push_back(input.producer.get());
+    if (input.producer && input.producer->visited != walk.pass && !walk.running.encloses(input.producer->visited))
+      walk.stack.push_back(input.producer.get());
   };
   const auto forget_saved = [&] {
     for (VariableBase* variable : saved) {
@@ -143,10 +165,7 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
       node->visited = pass;
       VariableBase& output = node->output_variable();
       walk.save(output);  // first: the root's seed is withdrawn if the pass is refused
-      if (node->released)
-        throw graph_error(
-            "fusegrad: backward through a graph that an earlier backward already freed; "
-            "call the first backward with fg::retain_graph to run backward twice");
+      if (node->released) throw_freed_graph();
       if (output.version != node->output_version()) throw_changed_in_place(output, "a tensor");
       node->visit_inputs(visit_input);
       order.push_back(node);
