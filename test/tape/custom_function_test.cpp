@@ -417,6 +417,23 @@ TEST_CASE("a checkpointed function may read a tensor of the enclosing graph it c
   }
 }
 
+TEST_CASE("two checkpointed functions may capture one tensor that nothing else reads") {
+  auto gradients = [](bool checkpointed) {
+    fg::Tensor<double, 1> x{0.3, -0.7}, z{2.0, 3.0};
+    x.requires_grad(true), z.requires_grad(true);
+    fg::Tensor<double, 1> h = fg::sin(x);
+    auto f = [&](const auto& y) { return y * h; };
+    fg::Tensor<double, 1> a = checkpointed ? fg::checkpoint(f, z) : fg::eval(z * h);
+    fg::Tensor<double, 1> b = checkpointed ? fg::checkpoint(f, a) : fg::eval(a * h);
+    fg::Tensor<double, 0> loss = fg::sum(b);
+    loss.backward();
+    return std::vector<std::vector<double>>{elements(x.grad()), elements(z.grad())};
+  };
+  const auto expected = gradients(false), got = gradients(true);
+  for (std::size_t input = 0; input < 2; ++input)
+    for (std::size_t i = 0; i < 2; ++i) CHECK(got[input][i] == doctest::Approx(expected[input][i]).epsilon(1e-14));
+}
+
 TEST_CASE("a checkpointed function returning a captured tensor leaves that tensor's graph alone") {
   fg::Tensor<double, 1> x{0.3, -0.7}, z{2.0, 3.0};
   x.requires_grad(true), z.requires_grad(true);

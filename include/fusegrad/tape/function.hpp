@@ -293,6 +293,13 @@ struct Recompute {
       Recording() { detail::grad_mode_flag() = true; }
       ~Recording() { detail::grad_mode_flag() = previous; }
     } recording;
+    // What the second run's backward reaches of the enclosing graph (through tensors f
+    // captured) is run but kept: another checkpoint capturing the same tensor may reach it.
+    struct KeepEnclosing {
+      std::uint64_t previous = detail::release_floor();
+      KeepEnclosing() { detail::release_floor() = detail::sequence_counter().load(); }
+      ~KeepEnclosing() { detail::release_floor() = previous; }
+    } keep_enclosing;
     // Leaves (parameters) take part as themselves: their gradients are added in place by
     // the second run's backward, which stops at them. Other inputs are results of earlier
     // statements, which the second run must not reach: it sees fresh leaves sharing their

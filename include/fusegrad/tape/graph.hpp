@@ -13,9 +13,19 @@
 namespace fusegrad {
 
 namespace detail {
-inline std::uint64_t next_sequence() {
+inline std::atomic<std::uint64_t>& sequence_counter() {
   static std::atomic<std::uint64_t> counter{0};
-  return ++counter;
+  return counter;
+}
+inline std::uint64_t next_sequence() { return ++sequence_counter(); }
+
+// Statements numbered at most this are run but not released by the reverse passes of
+// this thread: set by fg::checkpoint's second run, whose backward may reach statements of
+// the enclosing graph through tensors f captured, and another checkpoint capturing the
+// same tensor may reach them again.
+inline std::uint64_t& release_floor() {
+  thread_local std::uint64_t floor = 0;
+  return floor;
 }
 }  // namespace detail
 
@@ -187,8 +197,11 @@ inline void run_reverse_pass(VariableBase& root, bool keep_graph) {
     throw;
   }
   forget_saved();
-  if (!keep_graph)
-    for (auto node = order.rbegin(); node != order.rend(); ++node) (*node)->release();
+  if (!keep_graph) {
+    const std::uint64_t floor = detail::release_floor();
+    for (auto node = order.rbegin(); node != order.rend(); ++node)
+      if ((*node)->sequence > floor) (*node)->release();
+  }
   give_back();
 }
 
