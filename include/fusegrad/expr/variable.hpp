@@ -88,11 +88,20 @@ inline void destroy_node(GraphNode* node) noexcept {
   node->~GraphNode();
   pool::detail::deallocate_block(node, bytes);
 }
+// Queued, or destroyed at once (one level deeper) when the queue cannot grow: this runs
+// in destructors, where std::bad_alloc would terminate the program.
+inline void queue_or_destroy(std::vector<GraphNode*>& queue, GraphNode* node) noexcept {
+  try {
+    queue.push_back(node);
+  } catch (...) {
+    destroy_node(node);
+  }
+}
 inline void destroy_iteratively(GraphNode* node) {
   thread_local std::vector<GraphNode*>* pending = nullptr;
   if (!node) return;
   if (pending) {
-    pending->push_back(node);
+    queue_or_destroy(*pending, node);
     return;
   }
   // The queue keeps its capacity for the next destruction on this thread.
@@ -100,7 +109,7 @@ inline void destroy_iteratively(GraphNode* node) {
   Queue* spare = pool::thread_object<Queue>();
   Queue queue = spare ? std::move(*spare) : Queue();
   pending = &queue;
-  queue.push_back(node);
+  queue_or_destroy(queue, node);
   while (!queue.empty()) {
     GraphNode* last = queue.back();
     queue.pop_back();
