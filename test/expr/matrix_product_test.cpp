@@ -119,6 +119,50 @@ TEST_CASE("a product whose terms are all -0 is +0 at every size, as a sum from z
     }
 }
 
+namespace {
+// A 4 x 3 x 5 product (fusegrad's small-product loops, every storage order of a) of
+// extreme operands, against the exact values: subnormal terms stay subnormal (no flush to
+// zero), the largest value overflows to inf, inf meets 0 as NaN, and a NaN reaches only
+// its row.
+template <class S>
+void check_small_extremes() {
+  using limits = std::numeric_limits<S>;
+  const fg::Index m = 4, k = 3, n = 5;
+  const S tiny = limits::denorm_min() * S(4), big = limits::max(), inf = limits::infinity();
+  for (const bool a_rows : {false, true}) {
+    CAPTURE(a_rows);
+    std::vector<S> a(m * k, S(0)), b(k * n, S(1)), d(m * n, limits::quiet_NaN());
+    at(a, k, m, a_rows, 0, 0) = tiny;            // row 0: tiny * 1 = tiny, subnormal
+    at(a, k, m, a_rows, 1, 0) = big;             // row 1: big * 2 overflows in column 1
+    at(a, k, m, a_rows, 2, 1) = inf;             // row 2: inf, and inf * 0 in column 2
+    at(a, k, m, a_rows, 3, 2) = limits::quiet_NaN();  // row 3: NaN everywhere
+    at(b, n, k, false, 0, 1) = S(2);
+    at(b, n, k, false, 1, 2) = S(0);
+    REQUIRE(detail::multiply_small_block(d.data(), m, n, k, a.data(), a_rows, b.data(), false, false));
+    for (fg::Index j = 0; j < n; ++j) {
+      CAPTURE(j);
+      const S r0 = d[j * m + 0], r1 = d[j * m + 1], r2 = d[j * m + 2], r3 = d[j * m + 3];
+      CHECK(r0 == (j == 1 ? tiny * S(2) : tiny));
+      CHECK(std::fpclassify(r0) == FP_SUBNORMAL);
+      if (j == 1)
+        CHECK(r1 == inf);
+      else
+        CHECK(r1 == big);
+      if (j == 2)
+        CHECK(std::isnan(r2));
+      else
+        CHECK(r2 == inf);
+      CHECK(std::isnan(r3));
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("small products keep subnormals, overflow to infinity and pass inf and NaN on, in float and double") {
+  check_small_extremes<float>();
+  check_small_extremes<double>();
+}
+
 TEST_CASE("a product over an empty sum assigns zeros and adds nothing") {
   for (const bool add : {false, true}) {
     std::vector<double> d(30 * 20, add ? 2.5 : std::numeric_limits<double>::quiet_NaN());

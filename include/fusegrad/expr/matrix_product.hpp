@@ -143,34 +143,21 @@ void small_product_rows(S* d, Index m, Index n, Index k, const S* columns, const
   for (; j < n; ++j) small_product_block<P, 1>(d, m, k, columns, b, b_row_step, b_column_step, first, j, add);
 }
 
-// d(i, j..j+N) = or += the dot products of a's row i with b's columns j..j+N (a row-major,
-// b column-major: both contiguous along k), in packets P of S along k, the rest one by
+// d = a v, or d += a v, for a row-major a (m x k) and a vector v: each element the dot
+// product of a's row with v (both contiguous), in packets P of S along k, the rest one by
 // one.
-template <class P, Index N, class S>
-void small_dot_block(S* d, Index m, Index k, const S* row, const S* b, Index i, Index j, bool add) {
+template <class P, class S>
+void small_dot_product(S* d, Index m, Index k, const S* a, const S* v, bool add) {
   using namespace Eigen::internal;
   constexpr Index width = unpacket_traits<P>::size;
-  P total[N];
-  for (Index c = 0; c < N; ++c) total[c] = pset1<P>(S(0));
-  Index p = 0;
-  for (; k - p >= width; p += width) {
-    const P x = ploadu<P>(row + p);
-    for (Index c = 0; c < N; ++c) total[c] = pmadd(x, ploadu<P>(b + (j + c) * k + p), total[c]);
-  }
-  for (Index c = 0; c < N; ++c) {
-    S sum = predux(total[c]);
-    for (Index q = p; q < k; ++q) sum += row[q] * b[(j + c) * k + q];
-    S& out = d[(j + c) * m + i];
-    out = add ? out + sum : sum;
-  }
-}
-
-template <class P, class S>
-void small_dot_product(S* d, Index m, Index n, Index k, const S* a, const S* b, bool add) {
   for (Index i = 0; i < m; ++i) {
-    Index j = 0;
-    for (; n - j >= 4; j += 4) small_dot_block<P, 4>(d, m, k, a + i * k, b, i, j, add);
-    for (; j < n; ++j) small_dot_block<P, 1>(d, m, k, a + i * k, b, i, j, add);
+    const S* row = a + i * k;
+    P total = pset1<P>(S(0));
+    Index p = 0;
+    for (; k - p >= width; p += width) total = pmadd(ploadu<P>(row + p), ploadu<P>(v + p), total);
+    S sum = predux(total);
+    for (; p < k; ++p) sum += row[p] * v[p];
+    d[i] = add ? d[i] + sum : sum;
   }
 }
 
@@ -226,11 +213,11 @@ bool multiply_small_block(S* d, Index m, Index n, Index k, const S* a, bool a_ro
     if (!add) std::fill(d, d + m * n, S(0));
     return true;
   }
-  if (copy && n == 1) {
-    if (k >= Packets::full) small_dot_product<Full>(d, m, n, k, a, b, add);
-    else if (k >= Packets::half) small_dot_product<Half>(d, m, n, k, a, b, add);
-    else if (k >= Packets::quarter) small_dot_product<Quarter>(d, m, n, k, a, b, add);
-    else small_dot_product<S>(d, m, n, k, a, b, add);
+  if (copy && n == 1) {  // b is one contiguous column, whatever its flag says
+    if (k >= Packets::full) small_dot_product<Full>(d, m, k, a, b, add);
+    else if (k >= Packets::half) small_dot_product<Half>(d, m, k, a, b, add);
+    else if (k >= Packets::quarter) small_dot_product<Quarter>(d, m, k, a, b, add);
+    else small_dot_product<S>(d, m, k, a, b, add);
     return true;
   }
   const S* columns = a;
@@ -375,10 +362,8 @@ void multiply(const MatrixRef<S>& d_given, const MatrixRef<const S>& a_given, co
     a = new_a;
   }
   if constexpr (small_product_scalar<S>) {
-    // (One column is stored the same either way.)
-    if ((!d.row_major || d.cols == 1) &&
-        multiply_small_block(d.data, d.rows, d.cols, a.cols, a.data, a.row_major, b.data, b.row_major, add))
-      return;
+    // d is column-major here, or one column (stored the same either way).
+    if (multiply_small_block(d.data, d.rows, d.cols, a.cols, a.data, a.row_major, b.data, b.row_major, add)) return;
   }
   prefer_unit_stride(a);
   if (d.cols == 1) return multiply_vector(d.data, a, b.data, add);  // b: one column, contiguous
