@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <random>
+#include <stdexcept>
 
 namespace fg = fusegrad;
 using fg::testing::random_values;
@@ -171,4 +172,104 @@ TEST_CASE("jvp returns the tangent of a region that reads the same input several
     CHECK(value(i) == doctest::Approx(std::exp(a) * std::sin(a) + a * a).epsilon(1e-14));
     CHECK(tangent(i) == doctest::Approx((std::exp(a) * (std::sin(a) + std::cos(a)) + 2 * a) * v(i)).epsilon(1e-13));
   }
+}
+
+namespace {
+
+// jvp into tensors of another shape holding as many elements gives the two-result form's
+// numbers exactly, reshapes them to f(x)'s shape and keeps their storage.
+template <class S, class F, std::size_t N>
+void check_jvp_into(const char* name, F f, const fg::Shape<N>& dims) {
+  constexpr int R = int(N);
+  INFO(name);
+  const fg::Tensor<S, R> x(fg::EigenTensor<S, R>(random_values<R>(dims, 7).template cast<S>()));
+  const fg::EigenTensor<S, R> v = random_values<R>(dims, 8).template cast<S>();
+  const auto [value, tangent] = fg::jvp(f, x, v);
+  constexpr int Q = std::remove_cvref_t<decltype(value)>::NumIndices;
+  fg::EigenTensor<S, Q> value_into, tangent_into;
+  if constexpr (Q > 0) {
+    std::array<fg::Index, Q> flat;
+    flat.fill(1);
+    flat[Q - 1] = value.size();  // as many elements, another shape (for Q > 1)
+    value_into.resize(flat), tangent_into.resize(flat);
+  }
+  const S* value_storage = value_into.data();
+  const S* tangent_storage = tangent_into.data();
+  fg::jvp(f, x, v, value_into, tangent_into);
+  CHECK(value_into.dimensions() == value.dimensions());
+  CHECK(tangent_into.dimensions() == tangent.dimensions());
+  if (value.size() > 0) {
+    CHECK(value_into.data() == value_storage);
+    CHECK(tangent_into.data() == tangent_storage);
+  }
+  for (fg::Index i = 0; i < value.size(); ++i) {
+    CHECK(value_into.data()[i] == value.data()[i]);
+    CHECK(tangent_into.data()[i] == tangent.data()[i]);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("jvp into the caller's tensors gives the two-result form's numbers without reallocating them") {
+  const auto region = [](const auto& p) { return fg::exp(p) * fg::sin(p) + p * p; };
+  const auto product = [](const auto& p) { return fg::matmul(p, fg::transpose(p)); };
+  const auto row_sums = [](const auto& p) { return fg::sum(fg::tanh(p), fg::dims(1)); };
+  const auto total = [](const auto& p) { return fg::sum(fg::exp(p)); };
+  const auto statement = [](const auto& p) {
+    std::remove_cvref_t<decltype(p)> y = p * p - p;
+    return y;
+  };
+  const fg::Shape<2> dims{3, 4};
+  check_jvp_into<double>("region", region, dims);
+  check_jvp_into<float>("region, float", region, dims);
+  check_jvp_into<double>("matrix product", product, dims);
+  check_jvp_into<double>("reduction along a dimension", row_sums, dims);
+  check_jvp_into<float>("full reduction, float", total, dims);
+  check_jvp_into<double>("a Tensor returned", statement, dims);
+  check_jvp_into<double>("empty region", region, fg::Shape<2>{0, 4});
+  check_jvp_into<double>("empty product", product, fg::Shape<2>{3, 0});
+  check_jvp_into<float>("rank 0", region, fg::Shape<0>{});
+}
+
+TEST_CASE("jvp into the caller's tensors resizes them to f's result") {
+  const fg::Tensor<double, 1> x(random_values<1>(fg::Shape<1>{5}, 3));
+  const auto v = random_values<1>(fg::Shape<1>{5}, 4);
+  fg::EigenTensor<double, 2> value(1, 1), tangent(7, 2);
+  fg::jvp([](const auto& p) { return fg::matmul(fg::reshape(p, fg::Shape<2>{5, 1}), fg::reshape(p, fg::Shape<2>{1, 5})); },
+          x, v, value, tangent);
+  CHECK(value.dimensions() == fg::Shape<2>{5, 5});
+  CHECK(tangent.dimensions() == fg::Shape<2>{5, 5});
+  CHECK(value(1, 2) == doctest::Approx(x.value()(1) * x.value()(2)));
+  CHECK(tangent(1, 2) == doctest::Approx(v(1) * x.value()(2) + x.value()(1) * v(2)));
+}
+
+TEST_CASE("jvp may write its tangent over the direction it reads") {
+  const fg::Tensor<double, 1> x(random_values<1>(fg::Shape<1>{9}, 5));
+  const auto v = random_values<1>(fg::Shape<1>{9}, 6);
+  const auto f = [](const auto& p) { return fg::sin(p) * p; };
+  const auto [expected_value, expected_tangent] = fg::jvp(f, x, v);
+  fg::EigenTensor<double, 1> direction = v, value;
+  fg::jvp(f, x, direction, value, direction);
+  for (fg::Index i = 0; i < 9; ++i) {
+    CHECK(value(i) == expected_value(i));
+    CHECK(direction(i) == expected_tangent(i));
+  }
+}
+
+TEST_CASE("jvp into one tensor for both results, or with f throwing, changes nothing and says why") {
+  const fg::Tensor<double, 1> x(random_values<1>(fg::Shape<1>{4}, 1));
+  const auto v = random_values<1>(fg::Shape<1>{4}, 2);
+  fg::EigenTensor<double, 1> value(4), tangent(2);
+  value.setConstant(3.0), tangent.setConstant(5.0);
+  const auto f = [](const auto& p) { return p * 2.0; };
+  CHECK_THROWS_WITH_AS(fg::jvp(f, x, v, value, value), doctest::Contains("two different tensors"), std::invalid_argument);
+
+  const auto throwing = [](const auto& p) -> decltype(p * 2.0) { throw std::runtime_error("user code failed"); };
+  CHECK_THROWS_WITH_AS(fg::jvp(throwing, x, v, value, tangent), "user code failed", std::runtime_error);
+  const fg::EigenTensor<double, 1> short_direction(3);
+  CHECK_THROWS_AS(fg::jvp(f, x, short_direction, value, tangent), fg::shape_error);
+  CHECK(value.dimension(0) == 4);
+  CHECK(tangent.dimension(0) == 2);
+  for (fg::Index i = 0; i < 4; ++i) CHECK(value(i) == 3.0);
+  for (fg::Index i = 0; i < 2; ++i) CHECK(tangent(i) == 5.0);
 }

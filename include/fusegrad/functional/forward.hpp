@@ -40,15 +40,6 @@ EigenTensor<S, R> tangent_part(const EigenTensor<Dual<S>, R>& d) {
   return tangents;
 }
 
-// (values, tangents) of a dual tensor.
-template <class S, int R>
-std::pair<EigenTensor<S, R>, EigenTensor<S, R>> parts(const EigenTensor<Dual<S>, R>& d) {
-  std::pair<EigenTensor<S, R>, EigenTensor<S, R>> result{EigenTensor<S, R>(d.dimensions()),
-                                                         EigenTensor<S, R>(d.dimensions())};
-  split_duals(d.data(), result.first.data(), result.second.data(), d.size());
-  return result;
-}
-
 // A reference, not a copy (v is as large as x).
 template <class T>
 decltype(auto) values_of(const T& t) {
@@ -58,36 +49,91 @@ decltype(auto) values_of(const T& t) {
     return t;
 }
 
-}  // namespace functional_detail
+template <class F, class S, int R>
+inline constexpr bool takes_duals = std::is_invocable_v<F&, Tensor<Dual<S>, R>&>;
 
-/// Jacobian-vector product: (f(x), J v), v of x's shape.
-template <class F, class S, int R, class V>
-auto jvp(F f, const Tensor<S, R>& x, const V& v) {
-  Tensor<Dual<S>, R> dual = functional_detail::dual_tensor<S, R>(x.value(), functional_detail::values_of(v));
+// The rank of what f returns on a dual tensor of rank R (an expression or a Tensor); -1
+// when f does not take one.
+template <class F, class S, int R>
+constexpr int forward_rank() {
+  if constexpr (takes_duals<F, S, R>)
+    return std::remove_cvref_t<std::invoke_result_t<F&, Tensor<Dual<S>, R>&>>::rank;
+  else
+    return -1;
+}
+
+// `t` of dimensions `dims`, its storage kept when it already holds that many elements.
+template <class S, int Q, class Dims>
+void fit_to(EigenTensor<S, Q>& t, const Dims& dims) {
+  if constexpr (Q > 0) t.resize(dims);
+}
+
+// jvp into value and tangent, once f is known to take dual tensors and return rank Q.
+template <class F, class S, int R, class V, int Q>
+void jvp_into(F& f, const Tensor<S, R>& x, const V& v, EigenTensor<S, Q>& value, EigenTensor<S, Q>& tangent) {
+  if (&value == &tangent)
+    throw std::invalid_argument("fusegrad: jvp(f, x, v, value, tangent): value and tangent must be two different tensors");
+  Tensor<Dual<S>, R> dual = dual_tensor<S, R>(x.value(), values_of(v));
   no_grad off;  // forward mode records nothing
   auto out = f(dual);
   using Out = decltype(out);
+  const auto split = [&](const EigenTensor<Dual<S>, Q>& d) {
+    fit_to(value, d.dimensions());
+    fit_to(tangent, d.dimensions());
+    split_duals(d.data(), value.data(), tangent.data(), d.size());
+  };
   if constexpr (expr::Node<Out>) {
     // Evaluated into pooled scratch, then split: the dual result is never handed out.
     out.prepare();
-    if constexpr (Out::rank == 0) {
+    if constexpr (Q == 0) {
       EigenTensor<Dual<S>, 0> dual_value;
       evaluate_into(dual_value, out.forward());
-      return functional_detail::parts(dual_value);
+      split(dual_value);
     } else if constexpr (expr::lane_region<Out>) {
       // A region writes its values and tangents straight into the two results.
-      std::pair<EigenTensor<S, Out::rank>, EigenTensor<S, Out::rank>> result{EigenTensor<S, Out::rank>(out.dims()),
-                                                                             EigenTensor<S, Out::rank>(out.dims())};
-      expr::evaluate_lanes_to(out, expr::SplitDuals<S>{result.first.data(), result.second.data()});
-      return result;
+      fit_to(value, out.dims());
+      fit_to(tangent, out.dims());
+      expr::evaluate_lanes_to(out, expr::SplitDuals<S>{value.data(), tangent.data()});
     } else {
-      pool::Recycled<Dual<S>, Out::rank> duals(out.dims());
+      pool::Recycled<Dual<S>, Q> duals(out.dims());
       expr::evaluate_node(out, duals.tensor);
-      return functional_detail::parts(duals.tensor);
+      split(duals.tensor);
     }
   } else {
     static_assert(expr::is_tensor<Out>, "fusegrad: the function must return a Tensor or an expression");
-    return functional_detail::parts(out.value());
+    split(out.value());
+  }
+}
+
+}  // namespace functional_detail
+
+/// Jacobian-vector product into the caller's tensors: value = f(x), tangent = J v, v of
+/// x's shape. value and tangent are resized to f(x)'s shape and keep their storage when
+/// they already have as many elements, so a loop of jvp calls allocates nothing for its
+/// results (the two-result form below allocates them on every call). Either may be v
+/// itself: x + εv is read before anything is written. If f throws, neither is changed.
+template <class F, class S, int R, class V, int Q>
+void jvp(F f, const Tensor<S, R>& x, const V& v, EigenTensor<S, Q>& value, EigenTensor<S, Q>& tangent) {
+  constexpr bool generic = functional_detail::takes_duals<F, S, R>;
+  static_assert(generic, "fusegrad: jvp calls f on a dual tensor (Tensor<Dual<S>, R>): write f generically, as a "
+                         "template or a lambda with auto parameters");
+  constexpr bool of_rank_q = functional_detail::forward_rank<F, S, R>() == Q;
+  static_assert(!generic || of_rank_q,
+                "fusegrad: jvp(f, x, v, value, tangent): value and tangent must have the rank of f's result");
+  if constexpr (generic && of_rank_q) functional_detail::jvp_into(f, x, v, value, tangent);
+}
+
+/// Jacobian-vector product: (f(x), J v), v of x's shape, as two new tensors.
+template <class F, class S, int R, class V>
+auto jvp(F f, const Tensor<S, R>& x, const V& v) {
+  constexpr bool generic = functional_detail::takes_duals<F, S, R>;
+  static_assert(generic, "fusegrad: jvp calls f on a dual tensor (Tensor<Dual<S>, R>): write f generically, as a "
+                         "template or a lambda with auto parameters");
+  if constexpr (generic) {
+    constexpr int Q = functional_detail::forward_rank<F, S, R>();
+    std::pair<EigenTensor<S, Q>, EigenTensor<S, Q>> result;
+    functional_detail::jvp_into(f, x, v, result.first, result.second);
+    return result;
   }
 }
 
@@ -127,10 +173,11 @@ EigenTensor<S, 2> jacobian(F f, const Tensor<S, R>& x, mode m = mode::automatic)
     return functional_detail::jacobian_by_rows(f, x, std::move(value));
   EigenTensor<S, 2> result(outputs, x.size());
   EigenTensor<S, R> direction(x.dimensions());
+  decltype(value) column_value, tangent;  // one allocation for all the columns
   for (Index j = 0; j < x.size(); ++j) {
     direction.setZero();
     direction.data()[j] = S(1);
-    const auto [value, tangent] = jvp(f, x, direction);
+    jvp(f, x, direction, column_value, tangent);
     for (Index i = 0; i < outputs; ++i) result(i, j) = tangent.data()[i];
   }
   return result;
