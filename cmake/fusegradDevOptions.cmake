@@ -2,13 +2,15 @@
 # never applied to fusegrad::fusegrad itself). Link a target to one of these
 # INTERFACE targets to get its flags:
 #
-#   fusegrad_test_options   -Og with assertions on in optimized configurations
+#   fusegrad_test_options   -O0 with assertions on in optimized configurations
 #                           (the configuration's -O3/-DNDEBUG are overridden;
-#                           -Og compiles the expression-template-heavy tests in
-#                           about 85% of -O1's time and 60% of -O2's, and the
-#                           tests run in about a second either way; the bench
-#                           checks every gradient at -O3 -march=native before
-#                           timing it), warnings, a larger heap before GCC's
+#                           the tests spend nearly all their time in the compiler:
+#                           -O0 compiles them in 86% of -Og's compiler time, and
+#                           -Og in about 85% of -O1's and 60% of -O2's; the suite
+#                           runs in about 23 s at -O0 against 15 s at -Og; the
+#                           bench checks every gradient at -O3 -march=native
+#                           before timing it, and runs the random programs at -O3),
+#                           warnings, a larger heap before GCC's
 #                           first garbage collection (below), and with
 #                           FUSEGRAD_SANITIZE=ON -fsanitize=address,undefined for
 #                           compile and link.
@@ -20,7 +22,7 @@ set(_fusegrad_optimized_configs "$<CONFIG:Release,RelWithDebInfo,MinSizeRel>")
 add_library(fusegrad_test_options INTERFACE)
 target_compile_features(fusegrad_test_options INTERFACE cxx_std_20)
 target_compile_options(fusegrad_test_options INTERFACE
-  "$<${_fusegrad_optimized_configs}:-Og;-UNDEBUG>"
+  "$<${_fusegrad_optimized_configs}:-O0;-UNDEBUG>"
   -Wall -Wextra)
 # A test translation unit instantiates hundreds of expression types and GCC holds
 # 2-4 GB while compiling it; by default it collects garbage from 128 MB of heap
