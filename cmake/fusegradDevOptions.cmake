@@ -5,7 +5,7 @@
 #   fusegrad_test_options   -O0 with assertions on in optimized configurations
 #                           (the configuration's -O3/-DNDEBUG are overridden;
 #                           the tests spend nearly all their time in the compiler:
-#                           -O0 compiles them in 86% of -Og's compiler time, and
+#                           -O0 compiles the largest in 83-87% of -Og's time, and
 #                           -Og in about 85% of -O1's and 60% of -O2's; the suite
 #                           runs in about 23 s at -O0 against 15 s at -Og; the
 #                           bench checks every gradient at -O3 -march=native

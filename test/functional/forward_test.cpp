@@ -6,6 +6,8 @@
 #include "../support/random_values.hpp"
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <stdexcept>
 
@@ -272,4 +274,42 @@ TEST_CASE("jvp into one tensor for both results, or with f throwing, changes not
   CHECK(tangent.dimension(0) == 2);
   for (fg::Index i = 0; i < 4; ++i) CHECK(value(i) == 3.0);
   for (fg::Index i = 0; i < 2; ++i) CHECK(tangent(i) == 5.0);
+}
+
+TEST_CASE_TEMPLATE("jvp into the caller's tensors passes zeros, subnormals, the largest values, inf and NaN on bit for bit",
+                   S, float, double) {
+  using limits = std::numeric_limits<S>;
+  const fg::EigenTensor<S, 1> points = [] {
+    fg::EigenTensor<S, 1> t(9);
+    t.setValues({S(0), -S(0), limits::denorm_min(), -limits::denorm_min(), limits::max(), -limits::max(),
+                 limits::infinity(), -limits::infinity(), limits::quiet_NaN()});
+    return t;
+  }();
+  const fg::Tensor<S, 1> x(points);
+  fg::EigenTensor<S, 1> v(9);
+  v.setValues({S(1), S(-1), limits::infinity(), limits::quiet_NaN(), S(0), -S(0), S(2), limits::denorm_min(), S(1)});
+  const auto bits_equal = [](const fg::EigenTensor<S, 1>& a, const fg::EigenTensor<S, 1>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(S) * std::size_t(a.size())) == 0;
+  };
+  const auto region = [](const auto& p) { return fg::exp(p) * p - fg::abs(p); };
+  const auto statement = [](const auto& p) {
+    std::remove_cvref_t<decltype(p)> y = p * p;
+    return y;
+  };
+  fg::EigenTensor<S, 1> value(9), tangent(9);
+  {
+    const auto [expected_value, expected_tangent] = fg::jvp(region, x, v);
+    fg::jvp(region, x, v, value, tangent);
+    CHECK(bits_equal(value, expected_value));
+    CHECK(bits_equal(tangent, expected_tangent));
+    CHECK(std::isnan(double(value(8))));
+    CHECK(std::signbit(double(value(1))));  // exp(-0) * -0 - |-0| = -0 - +0 = -0
+  }
+  {
+    const auto [expected_value, expected_tangent] = fg::jvp(statement, x, v);
+    fg::jvp(statement, x, v, value, tangent);
+    CHECK(bits_equal(value, expected_value));
+    CHECK(bits_equal(tangent, expected_tangent));
+    CHECK(value(6) == limits::infinity());
+  }
 }

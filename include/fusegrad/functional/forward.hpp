@@ -126,15 +126,11 @@ void jvp(F f, const Tensor<S, R>& x, const V& v, EigenTensor<S, Q>& value, Eigen
 /// Jacobian-vector product: (f(x), J v), v of x's shape, as two new tensors.
 template <class F, class S, int R, class V>
 auto jvp(F f, const Tensor<S, R>& x, const V& v) {
-  constexpr bool generic = functional_detail::takes_duals<F, S, R>;
-  static_assert(generic, "fusegrad: jvp calls f on a dual tensor (Tensor<Dual<S>, R>): write f generically, as a "
-                         "template or a lambda with auto parameters");
-  if constexpr (generic) {
-    constexpr int Q = functional_detail::forward_rank<F, S, R>();
-    std::pair<EigenTensor<S, Q>, EigenTensor<S, Q>> result;
-    functional_detail::jvp_into(f, x, v, result.first, result.second);
-    return result;
-  }
+  // Rank 0 for an f that takes no dual tensor: the form above then says what is wrong.
+  constexpr int Q = std::max(functional_detail::forward_rank<F, S, R>(), 0);
+  std::pair<EigenTensor<S, Q>, EigenTensor<S, Q>> result;
+  jvp(std::move(f), x, v, result.first, result.second);
+  return result;
 }
 
 /// Hessian-vector product of a scalar function: H v, v of x's shape.
